@@ -98,7 +98,7 @@ pub(crate) fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Maps a value to a stable point in `[0, 1)` (FNV-1a, 64 bits), so the
+/// Maps a value to a stable point in `[0, 1)` (FNV-1a, 64 bits, mixed), so the
 /// same entry is always in or out of a given sample.
 fn sample_point(text: &str) -> f64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -106,6 +106,13 @@ fn sample_point(text: &str) -> f64 {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    // FNV alone leaves the high bits of short, similar ids (e01, e02...)
+    // nearly equal; the murmur3 finaliser spreads them.
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^= hash >> 33;
     // Top 53 bits give an exactly representable fraction.
     (hash >> 11) as f64 / (1u64 << 53) as f64
 }
