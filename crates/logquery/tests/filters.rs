@@ -118,6 +118,7 @@ const CASES: &[(&str, &str)] = &[
     ("((severity=ERROR) AND (resource.type=gce_instance))", "17"),
     ("severity=CRITICAL or", "05"),
     (r#"textPayload:"AND""#, "13 18"),
+    ("not severity=DEFAULT", "13"),
     ("NOTICE", "10"),
     ("ORPHAN", "19"),
     ("ANDROID", ""),
