@@ -142,10 +142,23 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// Sorts by file, line and column, so syntax errors from the parser and
+    /// validation errors from [`crate::Reader`] read top to bottom.
+    pub fn sort(&mut self) {
+        sort_by_position(&mut self.0);
+    }
+
     /// Number of errors (warnings excluded).
     pub fn error_count(&self) -> usize {
         self.0.iter().filter(|d| d.is_error()).count()
     }
+}
+
+/// Sorts diagnostics by file, line and column (stable).
+pub fn sort_by_position(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        (&a.span.file, a.span.line, a.span.column).cmp(&(&b.span.file, b.span.line, b.span.column))
+    });
 }
 
 /// All diagnostics, each followed by a blank line, then a summary such as

@@ -380,3 +380,52 @@ fn json_like(cur: &mut Cursor<'_>, diags: &mut Vec<Diagnostic>) -> Value {
         width: first_line_len.max(1) as u32,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn scan(text: &str, env: EnvLookup<'_>) -> (String, Vec<Diagnostic>) {
+        let chars: Vec<char> = text.chars().collect();
+        let mut cur = Cursor::new(&chars, Arc::from(Path::new("t")));
+        let mut diags = Vec::new();
+        let v = scan_value(&mut cur, env, &mut diags);
+        (v.text, diags)
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn ruby_literals_and_arguments() {
+        assert_eq!(ruby_string("'a\\'b'").as_deref(), Some("a'b"));
+        assert_eq!(ruby_string("\"x\"").as_deref(), Some("x"));
+        assert_eq!(ruby_string("x"), None);
+        assert_eq!(split_args("'a,b', \"c\""), ["'a,b'", " \"c\""]);
+    }
+
+    #[test]
+    fn env_fetch_without_default_is_an_error() {
+        let (text, diags) = scan("\"#{ENV.fetch('NOPE')}\"", &no_env);
+        assert_eq!(text, "");
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].is_error());
+        assert_eq!(diags[0].span.column, 2);
+    }
+
+    #[test]
+    fn hostname_interpolation() {
+        let (text, diags) = scan("\"#{ Socket.gethostname }\"", &no_env);
+        assert!(diags.is_empty() || diags[0].message.contains("hostname"));
+        assert_eq!(text.is_empty(), !diags.is_empty());
+    }
+
+    #[test]
+    fn unquoted_value_stops_at_comment_after_whitespace() {
+        assert_eq!(scan("a#b c\t# d", &no_env).0, "a#b c");
+        assert_eq!(scan("   ", &no_env).0, "");
+    }
+}

@@ -34,9 +34,17 @@ fn five_mistakes_are_all_reported() {
     let path = fixture("five_mistakes.conf");
     let (root, mut diags) = parse_file_tolerant(&path, &ParseOptions::default());
     validate(&root, &mut diags);
+    fluent_config::sort_by_position(&mut diags);
     let p = path.display();
     let expected = format!(
         "\
+error: unknown parameter `pos_flie` in <source>
+  --> {p}:4:2
+   |
+ 4 |     pos_flie /var/lib/app.pos
+   |     ^^^^^^^^
+   = help: did you mean `pos_file`?
+
 error: mismatched closing tag: expected `</source>`, found `</sorce>`
   --> {p}:5:1
    |
@@ -56,13 +64,6 @@ error: unclosed section <match **>
  7 | <match **>
    | ^^^^^^^^^^
    = help: add `</match>` to close it
-
-error: unknown parameter `pos_flie` in <source>
-  --> {p}:4:2
-   |
- 4 |     pos_flie /var/lib/app.pos
-   |     ^^^^^^^^
-   = help: did you mean `pos_file`?
 
 error: invalid size `8x` for `chunk_limit_size`: expected a number of bytes with an optional k, m, g or t suffix, e.g. `8m`
    --> {p}:10:20
