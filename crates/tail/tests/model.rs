@@ -1,0 +1,258 @@
+//! Model-based test of the tailer: random sequences of appends, rename rotations,
+//! copytruncates, polls with in-order and out-of-order acknowledgements, graceful restarts and
+//! crashes. Whatever happens, the acknowledged output must be exactly the appended lines, in
+//! order, each once.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use tail::{Chunk, PathSpec, TailConfig, Tailer};
+
+#[derive(Debug, Clone)]
+enum Action {
+    Append(usize),
+    /// Writes half a line; the next append completes it.
+    AppendHalf,
+    Poll {
+        ack: bool,
+        reverse: bool,
+    },
+    Rotate,
+    CopyTruncate,
+    Restart,
+    Crash,
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        4 => (1usize..40).prop_map(Action::Append),
+        1 => Just(Action::AppendHalf),
+        4 => (any::<bool>(), any::<bool>()).prop_map(|(ack, reverse)| Action::Poll { ack, reverse }),
+        1 => Just(Action::Rotate),
+        1 => Just(Action::CopyTruncate),
+        1 => Just(Action::Restart),
+        1 => Just(Action::Crash),
+    ]
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    log: PathBuf,
+    pos: PathBuf,
+    tailer: Tailer,
+    /// Chunks handed out and not yet acknowledged, with their delivery number.
+    inflight: Vec<(u64, Chunk)>,
+    delivered: Vec<(u64, String)>,
+    deliveries: u64,
+    expected: Vec<String>,
+    next_line: u64,
+    half_open: bool,
+    rotations: u32,
+    /// The tailer has not looked at the current file yet. A file renamed away before the
+    /// tailer ever saw it cannot be found (fluentd has the same limit), so the model polls
+    /// first; the agent polls every few milliseconds.
+    rotated_since_poll: bool,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let pos = dir.path().join("app.log.pos");
+        let tailer = Self::tailer(&log, &pos);
+        Self {
+            _dir: dir,
+            log,
+            pos,
+            tailer,
+            inflight: Vec::new(),
+            delivered: Vec::new(),
+            deliveries: 0,
+            expected: Vec::new(),
+            next_line: 0,
+            half_open: false,
+            rotations: 0,
+            rotated_since_poll: true,
+        }
+    }
+
+    fn tailer(log: &std::path::Path, pos: &std::path::Path) -> Tailer {
+        let spec = PathSpec::new(vec![log.display().to_string()], &[]).unwrap();
+        let mut cfg = TailConfig::new(spec);
+        cfg.pos_file = Some(pos.to_path_buf());
+        cfg.rotate_wait = Duration::ZERO;
+        cfg.read_size = 97; // small reads exercise lines split across reads
+        Tailer::new(cfg, Instant::now()).unwrap()
+    }
+
+    fn write(&mut self, text: &str) {
+        if !self.log.exists() {
+            self.rotated_since_poll = true;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn append(&mut self, n: usize) {
+        let mut text = String::new();
+        if self.half_open {
+            text.push_str("end\n");
+            self.half_open = false;
+        }
+        for _ in 0..n {
+            let line = format!(
+                "line {} {}",
+                self.next_line,
+                "x".repeat((self.next_line % 13) as usize)
+            );
+            self.next_line += 1;
+            text.push_str(&line);
+            text.push('\n');
+            self.expected.push(line);
+        }
+        self.write(&text);
+    }
+
+    fn append_half(&mut self) {
+        if self.half_open {
+            return;
+        }
+        let line = format!("half {} ", self.next_line);
+        self.next_line += 1;
+        self.write(&line);
+        self.expected.push(format!("{line}end"));
+        self.half_open = true;
+    }
+
+    fn poll(&mut self, ack: bool, reverse: bool) {
+        self.rotated_since_poll = false;
+        for chunk in self.tailer.poll(Instant::now()) {
+            self.deliveries += 1;
+            self.inflight.push((self.deliveries, chunk));
+        }
+        if ack {
+            self.ack_all(reverse);
+        }
+        // The agent persists after every poll that changed something (here: new files).
+        self.tailer.persist().unwrap();
+    }
+
+    fn ack_all(&mut self, reverse: bool) {
+        let mut inflight = std::mem::take(&mut self.inflight);
+        if reverse {
+            inflight.reverse();
+        }
+        for (number, chunk) in inflight {
+            self.tailer.ack(chunk.file, chunk.seq, chunk.end());
+            let text = String::from_utf8(chunk.data.to_vec()).unwrap();
+            for line in text.split_terminator('\n') {
+                self.delivered.push((number, line.to_string()));
+            }
+        }
+        self.tailer.persist().unwrap();
+    }
+
+    /// Polls until every file is read to its end and every chunk is acknowledged.
+    fn catch_up(&mut self) {
+        for _ in 0..10_000 {
+            self.poll(true, false);
+            if self.tailer.caught_up() && self.tailer.open_files() <= 1 {
+                return;
+            }
+        }
+        panic!("tailer never caught up");
+    }
+
+    fn rotate(&mut self) {
+        if self.rotated_since_poll {
+            self.poll(false, false);
+        }
+        // A writer finishes its line before it reopens the file.
+        if self.half_open || !self.log.exists() {
+            self.append(0);
+        }
+        self.rotations += 1;
+        let to = self.log.with_extension(format!("log.{}", self.rotations));
+        fs::rename(&self.log, to).unwrap();
+        fs::File::create(&self.log).unwrap();
+        self.rotated_since_poll = true;
+    }
+
+    fn copytruncate(&mut self) {
+        // copytruncate loses what was written after the last read; the agent is assumed to
+        // have caught up (the README documents the window).
+        if self.half_open {
+            self.append(0);
+        }
+        if !self.log.exists() {
+            return;
+        }
+        self.catch_up();
+        self.rotations += 1;
+        fs::copy(
+            &self.log,
+            self.log.with_extension(format!("log.{}", self.rotations)),
+        )
+        .unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.log)
+            .unwrap();
+        // A truncation followed by more writing than was read, all while the agent is down,
+        // cannot be told apart from growth in general; the agent looks before it stops.
+        self.rotated_since_poll = true;
+    }
+
+    fn restart(&mut self, crash: bool) {
+        if self.rotated_since_poll {
+            self.poll(false, false);
+        }
+        if crash {
+            self.inflight.clear();
+        } else {
+            self.ack_all(false);
+        }
+        self.tailer = Self::tailer(&self.log, &self.pos);
+        self.rotated_since_poll = true;
+    }
+
+    fn finish(mut self) -> (Vec<String>, Vec<String>) {
+        if self.half_open {
+            self.append(0);
+        }
+        self.catch_up();
+        self.delivered.sort_by_key(|(number, _)| *number);
+        let got = self.delivered.into_iter().map(|(_, line)| line).collect();
+        (got, self.expected)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn acknowledged_output_equals_appended_lines(actions in proptest::collection::vec(action(), 1..40)) {
+        let mut h = Harness::new();
+        for action in actions {
+            match action {
+                Action::Append(n) => h.append(n),
+                Action::AppendHalf => h.append_half(),
+                Action::Poll { ack, reverse } => h.poll(ack, reverse),
+                Action::Rotate => h.rotate(),
+                Action::CopyTruncate => h.copytruncate(),
+                Action::Restart => h.restart(false),
+                Action::Crash => h.restart(true),
+            }
+        }
+        let (got, expected) = h.finish();
+        prop_assert_eq!(got, expected);
+    }
+}
