@@ -248,6 +248,30 @@ impl<'o, 'e> Parser<'o, 'e> {
                 .with_width(arg.chars().count() as u32),
             );
         }
+        // `</match>` while an inner `<buffer>` is still open: the inner one
+        // was left unclosed; report that and close both, rather than
+        // cascading into a mismatch plus an unclosed `<match>` at EOF.
+        let inner_unclosed = match stack.last() {
+            Some(top) if top.name != name => stack.iter().rposition(|s| s.name == name),
+            _ => None,
+        };
+        if let Some(depth) = inner_unclosed {
+            while stack.len() > depth + 1 {
+                let inner = stack.pop().expect("deeper than depth");
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("unclosed section {}", inner.header()),
+                        inner.span.clone(),
+                    )
+                    .with_width(inner.header().chars().count() as u32)
+                    .with_hint(format!(
+                        "add `</{}>` before the `</{name}>` at {span}",
+                        inner.name
+                    )),
+                );
+                attach(stack, container, inner);
+            }
+        }
         let Some(open) = stack.pop() else {
             self.diags.push(
                 Diagnostic::error(format!("unexpected `</{name}>`: no section is open"), span)

@@ -108,3 +108,23 @@ fn garbage_lines_are_skipped_and_parsing_continues() {
         ],
     );
 }
+
+#[test]
+fn closing_an_outer_section_reports_the_inner_one_unclosed_once() {
+    let text = "<match **>\n  <buffer>\n    path /b\n</match>\n<source>\n</source>\n";
+    let (root, diags) =
+        fluent_config::parse_str_tolerant(text, Path::new("n.conf"), &ParseOptions::default());
+    let got: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{}:{} {}", d.span.line, d.span.column, d.message))
+        .collect();
+    assert_eq!(got, ["2:3 unclosed section <buffer>"]);
+    assert_eq!(
+        diags[0].hint.as_deref(),
+        Some("add `</buffer>` before the `</match>` at n.conf:4:1")
+    );
+    assert_eq!(
+        crate::outline(&root),
+        "ROOT(){}[match(**){}[buffer(){path=/b}],source(){}]"
+    );
+}
