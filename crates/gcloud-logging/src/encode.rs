@@ -6,6 +6,7 @@
 //! UTF-8 become U+FFFD here (and only here), because JSON text must be UTF-8.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
 use serde_json::Value;
 
@@ -70,12 +71,11 @@ impl EntryEncoder {
         if let Some(split) = entry.split {
             out.extend_from_slice(b",\"split\":{\"uid\":");
             write_json_string(out, split.uid.as_bytes());
-            out.extend_from_slice(
-                format!(
-                    ",\"index\":{},\"totalSplits\":{}}}",
-                    split.index, split.total_splits
-                )
-                .as_bytes(),
+            // Writing to a Vec cannot fail.
+            let _ = write!(
+                out,
+                ",\"index\":{},\"totalSplits\":{}}}",
+                split.index, split.total_splits
             );
         }
         out.extend_from_slice(b",\"textPayload\":");
