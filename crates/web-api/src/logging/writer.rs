@@ -235,8 +235,11 @@ impl FileSink {
             && self.size > 0
             && self.size + line.len() as u64 > rot.max_bytes
         {
-            self.rotate(rot.keep)?;
-            rotated = true;
+            // A failed rotation must not cost the line: keep appending to the current file.
+            match self.rotate(rot.keep) {
+                Ok(()) => rotated = true,
+                Err(e) => eprintln!("web-api: log writer: rotating {}: {e}", self.path.display()),
+            }
         }
         self.out.write_all(line)?;
         self.size += line.len() as u64;
