@@ -1,0 +1,109 @@
+//! What flows through the pipeline: a tag, a time with nanoseconds, a record, and where the
+//! record came from (so a sink can derive an idempotent `insertId`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gcloud_logging::Timestamp;
+use serde_json::{Map, Value};
+
+/// One log event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub tag: Arc<str>,
+    /// For a `format none` line: when it was first read. It travels with the event, so every
+    /// retry resends the same timestamp.
+    pub time: Timestamp,
+    pub record: Record,
+    pub origin: Option<Origin>,
+}
+
+/// Where an event's bytes started: file identity and byte offset (plus the piece number when
+/// one line was split).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: u64,
+    pub offset: u64,
+}
+
+/// A record: either the raw line of `format none` (fluentd's `{"message": line}`, kept as bytes
+/// so the hot path neither copies nor validates it) or a parsed map.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Line(Bytes),
+    Map(Map<String, Value>),
+}
+
+impl Record {
+    /// The record as fluentd would show it.
+    pub fn to_map(&self) -> Map<String, Value> {
+        match self {
+            Record::Line(line) => {
+                let mut map = Map::new();
+                map.insert(
+                    "message".into(),
+                    Value::String(String::from_utf8_lossy(line).into_owned()),
+                );
+                map
+            }
+            Record::Map(map) => map.clone(),
+        }
+    }
+
+    /// Turns a line record into a map so a filter can change it.
+    pub fn make_map(&mut self) -> &mut Map<String, Value> {
+        if let Record::Line(_) = self {
+            *self = Record::Map(self.to_map());
+        }
+        match self {
+            Record::Map(map) => map,
+            Record::Line(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Approximate size in bytes, for batching.
+    pub fn approx_size(&self) -> usize {
+        match self {
+            Record::Line(line) => line.len() + 16,
+            Record::Map(map) => {
+                map.iter()
+                    .map(|(k, v)| k.len() + value_size(v) + 4)
+                    .sum::<usize>()
+                    + 2
+            }
+        }
+    }
+
+    /// Looks a field up the way fluentd's `record["key"]` does.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        match self {
+            Record::Line(line) if key == "message" => {
+                Some(Value::String(String::from_utf8_lossy(line).into_owned()))
+            }
+            Record::Line(_) => None,
+            Record::Map(map) => map.get(key).cloned(),
+        }
+    }
+}
+
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(value_size).sum::<usize>() + items.len() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + value_size(v) + 4)
+                .sum::<usize>()
+                + 2
+        }
+        _ => 8,
+    }
+}
+
+/// A value rendered as the text a filter or regexp sees.
+pub fn value_text(value: &Value) -> std::borrow::Cow<'_, str> {
+    match value {
+        Value::String(s) => s.as_str().into(),
+        other => other.to_string().into(),
+    }
+}

@@ -1,0 +1,247 @@
+//! The memory buffer in front of each output: events from the router collect into a chunk that
+//! is flushed when it reaches `chunk_limit_size`/`chunk_limit_records`, when `flush_interval`
+//! has passed since its first event, or as soon as the sources report they have caught up (a
+//! line should wait for the network, not for a timer). Chunks are retried until delivered;
+//! while `queued_chunks_limit_size` chunks are waiting the runner stops taking events, and the
+//! pressure travels back to the sources.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::{Sink, SinkError};
+use crate::ack::Ack;
+use crate::event::Event;
+
+/// fluentd `<buffer>` parameters that logferry acts on.
+#[derive(Debug, Clone)]
+pub struct BufferConfig {
+    pub flush_interval: Duration,
+    pub chunk_limit_size: usize,
+    pub chunk_limit_records: usize,
+    pub queued_chunks_limit_size: usize,
+    pub retry_wait: Duration,
+    pub retry_max_interval: Duration,
+    pub flush_thread_count: usize,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        Self {
+            flush_interval: Duration::from_secs(1),
+            chunk_limit_size: 4 * 1024 * 1024,
+            chunk_limit_records: usize::MAX,
+            queued_chunks_limit_size: 4,
+            retry_wait: Duration::from_secs(1),
+            retry_max_interval: Duration::from_secs(30),
+            flush_thread_count: 0,
+        }
+    }
+}
+
+/// Events for one output plus their share of the source acknowledgement.
+pub struct RoutedBatch {
+    pub events: Vec<Event>,
+    pub ack: Ack,
+    /// The source had read everything there was when it sent this batch.
+    pub caught_up: bool,
+}
+
+/// The router's end of an output.
+#[derive(Clone)]
+pub struct OutputHandle {
+    pub name: Arc<str>,
+    tx: mpsc::Sender<RoutedBatch>,
+}
+
+impl OutputHandle {
+    /// Waits while the output is full: this is how backpressure reaches the sources.
+    pub async fn send(&self, batch: RoutedBatch) -> Result<(), RoutedBatch> {
+        self.tx.send(batch).await.map_err(|e| e.0)
+    }
+}
+
+struct Chunk {
+    events: Arc<Vec<Event>>,
+    acks: Vec<Ack>,
+    attempt: u32,
+}
+
+/// Starts an output's runner. It stops once every handle is dropped and every chunk is
+/// delivered, or when `abort` fires (then undelivered chunks stay unacknowledged and the
+/// sources will read their lines again on the next start).
+pub fn spawn_output(
+    name: &str,
+    sink: Arc<dyn Sink>,
+    config: BufferConfig,
+    abort: CancellationToken,
+) -> (OutputHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(64);
+    let name: Arc<str> = name.into();
+    let runner = Runner {
+        name: name.clone(),
+        sink,
+        config,
+        abort,
+    };
+    (OutputHandle { name, tx }, tokio::spawn(runner.run(rx)))
+}
+
+struct Runner {
+    name: Arc<str>,
+    sink: Arc<dyn Sink>,
+    config: BufferConfig,
+    abort: CancellationToken,
+}
+
+type Flight = (Chunk, Result<(), SinkError>);
+
+impl Runner {
+    async fn run(self, mut rx: mpsc::Receiver<RoutedBatch>) {
+        let concurrency = match self.config.flush_thread_count {
+            0 => self.sink.concurrency(),
+            n => n,
+        }
+        .max(1);
+        let mut open = Vec::new();
+        let mut open_acks = Vec::new();
+        let mut open_bytes = 0usize;
+        let mut open_since: Option<Instant> = None;
+        let mut queued: std::collections::VecDeque<Chunk> = Default::default();
+        let mut in_flight: JoinSet<Flight> = JoinSet::new();
+        let mut retry_at: Option<Instant> = None;
+        let mut input_open = true;
+        let mut succeeded_once = false;
+
+        loop {
+            // Seal the open chunk when it is full, old enough, or the input ended.
+            let now = Instant::now();
+            let due = open_since.is_some_and(|t| now >= t + self.config.flush_interval);
+            if !open.is_empty() && (due || !input_open) {
+                queued.push_back(seal(&mut open, &mut open_acks, &mut open_bytes));
+                open_since = None;
+            }
+            // Launch what may be launched.
+            while in_flight.len() < concurrency && retry_at.is_none_or(|t| Instant::now() >= t) {
+                let Some(chunk) = queued.pop_front() else {
+                    break;
+                };
+                retry_at = None;
+                let future = self.sink.send(chunk.events.clone());
+                in_flight.spawn(async move {
+                    let result = future.await;
+                    (chunk, result)
+                });
+            }
+            if !input_open && open.is_empty() && queued.is_empty() && in_flight.is_empty() {
+                break;
+            }
+            let accepting = input_open && queued.len() < self.config.queued_chunks_limit_size;
+            let timer = match (open_since, retry_at) {
+                (Some(t), Some(r)) => Some((t + self.config.flush_interval).min(r)),
+                (Some(t), None) => Some(t + self.config.flush_interval),
+                (None, r) => r,
+            };
+            tokio::select! {
+                biased;
+                _ = self.abort.cancelled() => break,
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let Ok((mut chunk, result)) = done else { continue };
+                    match result {
+                        Ok(()) => {
+                            if !succeeded_once {
+                                succeeded_once = true;
+                            }
+                            if chunk.attempt > 0 {
+                                info!(output = %self.name, attempts = chunk.attempt + 1, "retry succeeded");
+                            }
+                            for ack in chunk.acks.drain(..) {
+                                ack.done();
+                            }
+                        }
+                        Err(error) => {
+                            let wait = error.retry_after.unwrap_or_else(|| self.backoff(chunk.attempt));
+                            chunk.attempt += 1;
+                            warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error.message, "failed to flush the buffer; will retry");
+                            retry_at = Some(Instant::now() + wait);
+                            // Retry before anything newer so an ordered sink stays in order.
+                            queued.push_front(chunk);
+                        }
+                    }
+                }
+                batch = rx.recv(), if accepting => {
+                    match batch {
+                        Some(batch) => {
+                            let caught_up = batch.caught_up;
+                            if !batch.events.is_empty() && open_since.is_none() {
+                                open_since = Some(Instant::now());
+                            }
+                            for event in batch.events {
+                                open_bytes += event.record.approx_size();
+                                open.push(event);
+                                if open_bytes >= self.config.chunk_limit_size || open.len() >= self.config.chunk_limit_records {
+                                    queued.push_back(seal(&mut open, &mut open_acks, &mut open_bytes));
+                                    open_since = Some(Instant::now());
+                                }
+                            }
+                            open_acks.push(batch.ack);
+                            if caught_up && !open.is_empty() {
+                                queued.push_back(seal(&mut open, &mut open_acks, &mut open_bytes));
+                                open_since = None;
+                            } else if open.is_empty() && !open_acks.is_empty() {
+                                // Nothing to send for these acknowledgements: pass them on with
+                                // the next chunk, or now if nothing is pending.
+                                if queued.is_empty() && in_flight.is_empty() {
+                                    for ack in open_acks.drain(..) { ack.done(); }
+                                }
+                            }
+                        }
+                        None => input_open = false,
+                    }
+                }
+                _ = sleep_until(timer) => {}
+            }
+        }
+        if !self.abort.is_cancelled()
+            && let Err(error) = self.sink.close().await
+        {
+            warn!(output = %self.name, error = %error.message, "closing the output failed");
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.config.retry_wait.as_secs_f64() * 2f64.powi(attempt.min(20) as i32);
+        let capped = base.min(self.config.retry_max_interval.as_secs_f64());
+        // ±12.5% jitter so many sidecars do not retry in step.
+        let jitter = 0.875 + 0.25 * pseudo_random();
+        Duration::from_secs_f64(capped * jitter)
+    }
+}
+
+fn seal(open: &mut Vec<Event>, acks: &mut Vec<Ack>, bytes: &mut usize) -> Chunk {
+    *bytes = 0;
+    Chunk {
+        events: Arc::new(std::mem::take(open)),
+        acks: std::mem::take(acks),
+        attempt: 0,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn pseudo_random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    (hasher.finish() % 10_000) as f64 / 10_000.0
+}
