@@ -1,0 +1,388 @@
+//! The durable entry store: one SQLite database in WAL mode with `synchronous=FULL`, so a write
+//! is on disk before the API answers it. Each entry is kept as its canonical JSON plus the columns
+//! the query narrowing and ordering need (parent, log, timestamp, insertId, severity, resource
+//! type), indexed; the exact filter runs over the JSON afterwards.
+//!
+//! One writer connection and one reader connection (WAL lets reads run beside a write). The API
+//! calls in here from `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use logquery::{Narrowing, Query};
+use rusqlite::{Connection, OpenFlags, params_from_iter, types::Value as SqlValue};
+use serde_json::Value;
+
+/// Bumped when the schema changes incompatibly; a database of another version is refused.
+const SCHEMA_VERSION: i64 = 1;
+
+/// At most this many candidate rows are examined per `list` call; past it the page ends early
+/// with a token to continue (as Cloud Logging does for slow scans).
+pub const MAX_SCANNED_PER_PAGE: usize = 200_000;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("sqlite error on {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database was written by an incompatible version.
+    #[error("{path} has schema version {found}, this emulator needs {SCHEMA_VERSION}")]
+    SchemaVersion {
+        /// The database file.
+        path: PathBuf,
+        /// The version found.
+        found: i64,
+    },
+}
+
+/// One validated entry, ready to store.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    /// `projects/P` (the log name's parent).
+    pub parent: String,
+    /// The full `logName`.
+    pub log_name: String,
+    /// The decoded log id.
+    pub log_id: String,
+    /// Event time, nanoseconds since the epoch.
+    pub timestamp_nanos: i64,
+    /// The entry's insertId.
+    pub insert_id: String,
+    /// Severity rank (0 when absent).
+    pub severity: i64,
+    /// `resource.type`.
+    pub resource_type: String,
+    /// Receive time, nanoseconds since the epoch.
+    pub receive_nanos: i64,
+    /// The canonical LogEntry JSON.
+    pub json: String,
+}
+
+/// Where a listing resumes: the (timestamp, insertId) of the last row examined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Timestamp of the last row, nanoseconds.
+    pub timestamp_nanos: i64,
+    /// insertId of the last row.
+    pub insert_id: String,
+}
+
+/// What `list` should return.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// Parents to search (`projects/P`).
+    pub parents: Vec<String>,
+    /// The exact filter.
+    pub query: Query,
+    /// Use the query's narrowing in SQL (false only in tests comparing both ways).
+    pub narrow: bool,
+    /// Newest first.
+    pub descending: bool,
+    /// How many matches make a page.
+    pub page_size: usize,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+}
+
+/// One page of matches.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// Matching entries, in order.
+    pub entries: Vec<Value>,
+    /// Set when more rows may follow.
+    pub next: Option<Cursor>,
+}
+
+/// The SQLite-backed store.
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/entries.sqlite3`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join("entries.sqlite3");
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let writer = Connection::open(&path).map_err(err)?;
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 PRAGMA synchronous=FULL;
+                 PRAGMA busy_timeout=10000;",
+            )
+            .map_err(err)?;
+        let version: i64 = writer
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version == 0 {
+            writer.execute_batch(SCHEMA).map_err(err)?;
+            writer
+                .execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))
+                .map_err(err)?;
+        } else if version != SCHEMA_VERSION {
+            return Err(StoreError::SchemaVersion {
+                path,
+                found: version,
+            });
+        }
+        let reader = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        reader
+            .execute_batch("PRAGMA busy_timeout=10000;")
+            .map_err(err)?;
+        Ok(Store {
+            path,
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Stores entries in one transaction (durable when this returns); an entry whose
+    /// (parent, insertId, timestamp) is already stored is skipped: the first write wins.
+    /// Returns how many were new.
+    pub fn insert(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut added = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO entries
+                     (parent, log_name, log_id, timestamp_nanos, insert_id, severity,
+                      resource_type, receive_nanos, entry)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(|e| self.err(e))?;
+            for e in entries {
+                added += stmt
+                    .execute(rusqlite::params![
+                        e.parent,
+                        e.log_name,
+                        e.log_id,
+                        e.timestamp_nanos,
+                        e.insert_id,
+                        e.severity,
+                        e.resource_type,
+                        e.receive_nanos,
+                        e.json,
+                    ])
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(added)
+    }
+
+    /// One page of entries matching `q`.
+    pub fn list(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
+        let mut sql = String::from("SELECT timestamp_nanos, insert_id, entry FROM entries WHERE ");
+        let mut args: Vec<SqlValue> = Vec::new();
+        push_in(&mut sql, &mut args, "parent", &q.parents);
+        if q.narrow {
+            push_narrowing(&mut sql, &mut args, &q.query.restrictions());
+        }
+        if let Some(after) = &q.after {
+            let cmp = if q.descending { "<" } else { ">" };
+            sql.push_str(&format!(" AND (timestamp_nanos, insert_id) {cmp} (?, ?)"));
+            args.push(SqlValue::Integer(after.timestamp_nanos));
+            args.push(SqlValue::Text(after.insert_id.clone()));
+        }
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        sql.push_str(&format!(" ORDER BY timestamp_nanos {dir}, insert_id {dir}"));
+
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params_from_iter(args))
+            .map_err(|e| self.err(e))?;
+        let mut page = ListPage::default();
+        let mut scanned = 0;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            scanned += 1;
+            let text: String = row.get(2).map_err(|e| self.err(e))?;
+            let Ok(entry) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let cursor = || -> Result<Cursor, StoreError> {
+                Ok(Cursor {
+                    timestamp_nanos: row.get(0).map_err(|e| self.err(e))?,
+                    insert_id: row.get(1).map_err(|e| self.err(e))?,
+                })
+            };
+            if q.query.matches(&entry) {
+                page.entries.push(entry);
+                if page.entries.len() >= q.page_size {
+                    page.next = Some(cursor()?);
+                    break;
+                }
+            }
+            if scanned >= MAX_SCANNED_PER_PAGE {
+                page.next = Some(cursor()?);
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    /// Distinct log names under `parent`, after `after`, at most `limit`.
+    pub fn log_names(
+        &self,
+        parent: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT DISTINCT log_name FROM entries WHERE parent = ?1 AND log_name > ?2
+                 ORDER BY log_name LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let names = stmt
+            .query_map(
+                rusqlite::params![parent, after.unwrap_or(""), limit as i64],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(names)
+    }
+
+    /// Deletes every entry of one log; returns how many were deleted.
+    pub fn delete_log(&self, parent: &str, log_id: &str) -> Result<usize, StoreError> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute(
+            "DELETE FROM entries WHERE parent = ?1 AND log_id = ?2",
+            rusqlite::params![parent, log_id],
+        )
+        .map_err(|e| self.err(e))
+    }
+
+    /// Deletes entries whose timestamp is before `cutoff_nanos`; returns how many.
+    pub fn expire(&self, cutoff_nanos: i64) -> Result<usize, StoreError> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute(
+            "DELETE FROM entries WHERE timestamp_nanos < ?1",
+            [cutoff_nanos],
+        )
+        .map_err(|e| self.err(e))
+    }
+
+    /// How many entries are stored (all parents).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY,
+    parent TEXT NOT NULL,
+    log_name TEXT NOT NULL,
+    log_id TEXT NOT NULL,
+    timestamp_nanos INTEGER NOT NULL,
+    insert_id TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    resource_type TEXT NOT NULL,
+    receive_nanos INTEGER NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE UNIQUE INDEX entries_dedup ON entries (parent, timestamp_nanos, insert_id);
+CREATE INDEX entries_log ON entries (parent, log_name, timestamp_nanos);
+CREATE INDEX entries_log_id ON entries (parent, log_id, timestamp_nanos);
+CREATE INDEX entries_severity ON entries (parent, severity, timestamp_nanos);
+CREATE INDEX entries_resource ON entries (parent, resource_type, timestamp_nanos);
+";
+
+fn push_in(sql: &mut String, args: &mut Vec<SqlValue>, column: &str, values: &[String]) {
+    if values.is_empty() {
+        sql.push_str(" 0");
+        return;
+    }
+    sql.push_str(column);
+    sql.push_str(" IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('?');
+        args.push(SqlValue::Text(v.clone()));
+    }
+    sql.push(')');
+}
+
+/// Turns the query's necessary conditions into SQL over the extracted columns.
+fn push_narrowing(sql: &mut String, args: &mut Vec<SqlValue>, n: &Narrowing) {
+    for (column, values) in [
+        ("resource_type", &n.resource_types),
+        ("log_name", &n.log_names),
+        ("log_id", &n.log_ids),
+    ] {
+        if let Some(values) = values {
+            sql.push_str(" AND ");
+            push_in(sql, args, column, values);
+        }
+    }
+    if let Some(from) = n.timestamp_from {
+        let op = if from.inclusive { ">=" } else { ">" };
+        sql.push_str(&format!(" AND timestamp_nanos {op} ?"));
+        args.push(SqlValue::Integer(clamp_nanos(from.nanos)));
+    }
+    if let Some(to) = n.timestamp_to {
+        let op = if to.inclusive { "<=" } else { "<" };
+        sql.push_str(&format!(" AND timestamp_nanos {op} ?"));
+        args.push(SqlValue::Integer(clamp_nanos(to.nanos)));
+    }
+    if let Some(min) = n.min_severity {
+        sql.push_str(" AND severity >= ?");
+        args.push(SqlValue::Integer(min));
+    }
+    if let Some(max) = n.max_severity {
+        sql.push_str(" AND severity <= ?");
+        args.push(SqlValue::Integer(max));
+    }
+}
+
+/// Bounds far outside i64 nanoseconds (years beyond 2262) clamp; stored timestamps fit.
+fn clamp_nanos(n: i128) -> i64 {
+    n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
