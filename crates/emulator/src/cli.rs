@@ -118,6 +118,15 @@ pub struct QueryArgs {
 
 /// Runs the query and prints the entries to stdout.
 pub async fn run_query(args: QueryArgs) -> anyhow::Result<()> {
+    let entries = fetch_entries(&args).await?;
+    let mut out = std::io::stdout().lock();
+    print_entries(&mut out, &entries, args.format)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The entries `logferry query` prints, in order.
+pub async fn fetch_entries(args: &QueryArgs) -> anyhow::Result<Vec<Value>> {
     let Some(url) = args.emulator.as_deref() else {
         bail!(
             "real Cloud Logging needs credentials: not supported by `query` yet; pass --emulator URL (or set LOGFERRY_EMULATOR)"
@@ -125,11 +134,7 @@ pub async fn run_query(args: QueryArgs) -> anyhow::Result<()> {
     };
     let client = Client::new(url)?;
     let filter = effective_filter(&args.filter, args.freshness, Timestamp::now());
-    let entries = fetch(&client, &args, &filter).await?;
-    let mut out = std::io::stdout().lock();
-    print_entries(&mut out, &entries, args.format)?;
-    out.flush()?;
-    Ok(())
+    fetch(&client, args, &filter).await
 }
 
 /// Pages through `entries:list` until `limit` entries or the end.
