@@ -5,6 +5,12 @@
 #![forbid(unsafe_code)]
 
 pub mod ack;
+pub mod config;
 pub mod event;
+pub mod filters;
+pub mod parsers;
 pub mod pattern;
+pub mod router;
+pub mod runtime;
 pub mod sinks;
+pub mod sources;

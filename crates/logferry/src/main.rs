@@ -1,3 +1,173 @@
-fn main() {
-    println!("Hello, world!");
+//! The `logferry` binary: parses flags and wires the crates. `run` is the sidecar (also what a
+//! bare `logferry -c FILE` or the `FLUENTD_ARGS` environment variable of the original
+//! Deployment starts), `check` validates a config like `fluentd --dry-run`.
+#![forbid(unsafe_code)]
+
+mod check;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use logging::LogFormat;
+
+#[derive(Parser)]
+#[command(
+    name = "logferry",
+    version,
+    about = "Ships log files to Google Cloud Logging; reads fluentd configs unchanged."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no subcommand: run with this config (like `fluentd -c`).
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent (the sidecar).
+    Run(RunArgs),
+    /// Validate a config and print the resolved pipeline (like `fluentd --dry-run`).
+    Check(CheckArgs),
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// The fluentd config file. Default: `-c` from $FLUENTD_ARGS, else /etc/fluentd/fluentd.conf.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+    /// Format of logferry's own log lines on stderr.
+    #[arg(long, value_enum, default_value = "text", env = "LOGFERRY_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Longest time from SIGTERM to exit.
+    #[arg(long, default_value = "25s", value_parser = parse_duration)]
+    drain_timeout: Duration,
+    /// Verbosity of logferry's own log (error, warn, info, debug, trace).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    fluent_config::literal::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// The config path: the flag, then `-c`/`--config` inside $FLUENTD_ARGS, then fluentd's default.
+fn config_path(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(path) = flag {
+        return path;
+    }
+    if let Ok(args) = std::env::var("FLUENTD_ARGS") {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        for (i, word) in words.iter().enumerate() {
+            if (*word == "-c" || *word == "--config") && i + 1 < words.len() {
+                return PathBuf::from(words[i + 1]);
+            }
+            if let Some(path) = word.strip_prefix("--config=") {
+                return PathBuf::from(path);
+            }
+        }
+    }
+    PathBuf::from("/etc/fluentd/fluentd.conf")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Check(args)) => check::run(&config_path(args.config)),
+        Some(Command::Run(args)) => run(args),
+        None => run(cli.run),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    logging::init(args.log_format, &args.log_level);
+    let path = config_path(args.config.clone());
+    let (pipeline, warnings) = match agent::config::load(&path) {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => {
+            eprint!("{}", fluent_config::render_all(&diagnostics));
+            error!("invalid configuration {}; not starting", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &warnings {
+        warn!("{}", warning.to_string().trim_end());
+    }
+    info!(
+        "using configuration file: {}",
+        pipeline.root.to_fluentd_string().trim_end()
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let stop = CancellationToken::new();
+        let force = CancellationToken::new();
+        tokio::spawn(watch_signals(stop.clone(), force.clone()));
+        agent::runtime::run(
+            pipeline,
+            agent::runtime::RunOptions {
+                drain_timeout: args.drain_timeout,
+            },
+            stop,
+            force,
+        )
+        .await
+    });
+    match result {
+        Ok(summary) if summary.drained => {
+            info!("stopped: every line read was delivered and positions are saved");
+            ExitCode::SUCCESS
+        }
+        Ok(_) => {
+            warn!(
+                "stopped before everything was delivered; undelivered lines will be read again on the next start"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// First SIGTERM/SIGINT: drain. Second: stop now.
+async fn watch_signals(stop: CancellationToken, force: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("cannot listen for signals");
+        return;
+    };
+    for token in [stop, force] {
+        tokio::select! {
+            _ = term.recv() => info!("received SIGTERM"),
+            _ = int.recv() => info!("received SIGINT"),
+        }
+        token.cancel();
+    }
 }

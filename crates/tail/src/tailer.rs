@@ -270,6 +270,12 @@ impl Tailer {
         self.positions.retain(|_, p| p.open || !p.checkpoint.idle());
     }
 
+    /// Issues a sequence number without data, for records a consumer finishes later (a
+    /// multiline record flushed by its timer). `None` if the file is no longer tracked.
+    pub fn reserve(&mut self, file: FileId) -> Option<u64> {
+        self.positions.get_mut(&file).map(|p| p.checkpoint.issue())
+    }
+
     /// True when every chunk handed out has been acknowledged.
     pub fn all_acked(&self) -> bool {
         self.positions.values().all(|p| p.checkpoint.idle())

@@ -64,6 +64,10 @@ impl OutputHandle {
     pub async fn send(&self, batch: RoutedBatch) -> Result<(), RoutedBatch> {
         self.tx.send(batch).await.map_err(|e| e.0)
     }
+
+    pub(crate) fn sender(&self) -> &mpsc::Sender<RoutedBatch> {
+        &self.tx
+    }
 }
 
 struct Chunk {
@@ -116,7 +120,6 @@ impl Runner {
         let mut in_flight: JoinSet<Flight> = JoinSet::new();
         let mut retry_at: Option<Instant> = None;
         let mut input_open = true;
-        let mut succeeded_once = false;
 
         loop {
             // Seal the open chunk when it is full, old enough, or the input ended.
@@ -154,9 +157,6 @@ impl Runner {
                     let Ok((mut chunk, result)) = done else { continue };
                     match result {
                         Ok(()) => {
-                            if !succeeded_once {
-                                succeeded_once = true;
-                            }
                             if chunk.attempt > 0 {
                                 info!(output = %self.name, attempts = chunk.attempt + 1, "retry succeeded");
                             }
@@ -178,27 +178,32 @@ impl Runner {
                     match batch {
                         Some(batch) => {
                             let caught_up = batch.caught_up;
-                            if !batch.events.is_empty() && open_since.is_none() {
-                                open_since = Some(Instant::now());
-                            }
-                            for event in batch.events {
-                                open_bytes += event.record.approx_size();
-                                open.push(event);
-                                if open_bytes >= self.config.chunk_limit_size || open.len() >= self.config.chunk_limit_records {
-                                    queued.push_back(seal(&mut open, &mut open_acks, &mut open_bytes));
+                            if batch.events.is_empty() {
+                                // Nothing of this batch is for us: our share is done now.
+                                batch.ack.done();
+                            } else {
+                                if open_since.is_none() {
                                     open_since = Some(Instant::now());
                                 }
+                                for event in batch.events {
+                                    open_bytes += event.record.approx_size();
+                                    open.push(event);
+                                    if open_bytes >= self.config.chunk_limit_size || open.len() >= self.config.chunk_limit_records {
+                                        // Every chunk holding part of the batch holds a share.
+                                        open_acks.push(batch.ack.clone());
+                                        queued.push_back(seal(&mut open, &mut open_acks, &mut open_bytes));
+                                        open_since = Some(Instant::now());
+                                    }
+                                }
+                                if open.is_empty() {
+                                    batch.ack.done(); // every event sits in a sealed chunk holding a share
+                                } else {
+                                    open_acks.push(batch.ack);
+                                }
                             }
-                            open_acks.push(batch.ack);
                             if caught_up && !open.is_empty() {
                                 queued.push_back(seal(&mut open, &mut open_acks, &mut open_bytes));
                                 open_since = None;
-                            } else if open.is_empty() && !open_acks.is_empty() {
-                                // Nothing to send for these acknowledgements: pass them on with
-                                // the next chunk, or now if nothing is pending.
-                                if queued.is_empty() && in_flight.is_empty() {
-                                    for ack in open_acks.drain(..) { ack.done(); }
-                                }
                             }
                         }
                         None => input_open = false,

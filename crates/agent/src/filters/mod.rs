@@ -1,0 +1,18 @@
+//! Filters (`<filter>`): `grep` keeps or drops events by field patterns, `record_transformer`
+//! adds and removes fields. Each runs on the source's thread, in declaration order.
+
+mod grep;
+mod record_transformer;
+
+pub use grep::GrepFilter;
+pub use record_transformer::RecordTransformer;
+
+use crate::event::Event;
+
+pub trait Filter: Send + Sync {
+    /// Changes the event in place; `false` drops it (intentionally: it counts as delivered).
+    fn apply(&self, event: &mut Event) -> bool;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,8 @@
+//! `@type tail`: follows files like fluentd's `in_tail` (see the `tail` crate for rotation,
+//! truncation and the pos_file), parses their lines and emits events tagged after the file.
+
+mod config;
+mod source;
+
+pub use config::TailSourceConfig;
+pub use source::{SourceControl, spawn_tail_source};
