@@ -1,0 +1,619 @@
+//! Turns a chunk of events into `entries:write` request bodies that each fit Cloud Logging's
+//! limits: entries are written straight into the request buffer (a `format none` line with the
+//! hand-written encoder, a map through `lift_record` and serde), a request is closed before it
+//! would pass `max_request_bytes`, and an entry over `max_entry_bytes` is split into parts linked by
+//! `LogEntry.split` (or truncated with a marker) instead of taking its request down.
+//!
+//! Encoding is deterministic: the same events always give the same requests, the same insertIds
+//! and the same timestamps, so a resent chunk is deduplicated by Cloud Logging.
+
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+
+use gcloud_logging::encode::{
+    END_REQUEST_BYTES, EntryEncoder, TextEntry, begin_request, encode_entry, end_request,
+};
+use gcloud_logging::ids::InsertId;
+use gcloud_logging::{LogEntry, LogSplit, WriteLogEntriesRequest, lift_record, log_name};
+use serde_json::{Map, Value};
+
+use super::config::OversizeEntries;
+use crate::event::{Event, Record};
+
+/// What every request of a sink shares, and the limits.
+#[derive(Debug, Clone)]
+pub struct EncodeSettings {
+    pub project_id: String,
+    /// `resource`, `labels` and `partialSuccess` of every request.
+    pub header: WriteLogEntriesRequest,
+    pub split_logs_by_tag: bool,
+    pub detect_json: bool,
+    pub max_request_bytes: usize,
+    pub max_entry_bytes: usize,
+    pub oversize: OversizeEntries,
+}
+
+/// One complete request body and where each entry sits in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub body: Vec<u8>,
+    /// Length of the `{…,"entries":[` prefix.
+    pub header_len: usize,
+    pub entries: Vec<Range<usize>>,
+    /// The request's `logName` (with `split_logs_by_tag`).
+    pub log_name: Option<Arc<str>>,
+}
+
+impl Batch {
+    /// The JSON of entry `i`.
+    pub fn entry(&self, i: usize) -> &[u8] {
+        &self.body[self.entries[i].clone()]
+    }
+
+    /// A request with the same header and only the entries at `keep` (in that order).
+    pub fn subset(&self, keep: impl IntoIterator<Item = usize>) -> Batch {
+        let mut body = Vec::with_capacity(self.body.len());
+        body.extend_from_slice(&self.body[..self.header_len]);
+        let mut entries = Vec::new();
+        for i in keep {
+            if !entries.is_empty() {
+                body.push(b',');
+            }
+            let start = body.len();
+            body.extend_from_slice(self.entry(i));
+            entries.push(start..body.len());
+        }
+        end_request(&mut body);
+        Batch {
+            body,
+            header_len: self.header_len,
+            entries,
+            log_name: self.log_name.clone(),
+        }
+    }
+}
+
+/// An entry that cannot be sent at all (too large and nothing in it can be split).
+#[derive(Debug, Clone)]
+pub struct Unsendable {
+    pub entry_json: Vec<u8>,
+    pub reason: String,
+}
+
+/// A chunk, encoded.
+#[derive(Debug, Default)]
+pub struct Encoded {
+    pub batches: Vec<Batch>,
+    pub unsendable: Vec<Unsendable>,
+    /// Entries in `batches`, split parts counted one by one.
+    pub entries: usize,
+}
+
+/// Encodes `events` into requests; see the module docs.
+pub fn encode_chunk(settings: &EncodeSettings, events: &[Event]) -> Encoded {
+    let mut state = ChunkEncoder {
+        settings,
+        text: EntryEncoder::new(),
+        out: Encoded::default(),
+        builders: Vec::new(),
+        last_log_name: None,
+        scratch: Vec::new(),
+    };
+    for (position, event) in events.iter().enumerate() {
+        state.encode_event(position, event);
+    }
+    let mut out = state.out;
+    for (_, builder) in state.builders {
+        builder.finish(&mut out.batches);
+    }
+    out.entries = out.batches.iter().map(|b| b.entries.len()).sum();
+    out
+}
+
+struct ChunkEncoder<'a> {
+    settings: &'a EncodeSettings,
+    text: EntryEncoder,
+    out: Encoded,
+    /// One per tag with `split_logs_by_tag`, else one.
+    builders: Vec<(Arc<str>, BatchBuilder)>,
+    last_log_name: Option<(Arc<str>, Arc<str>)>,
+    scratch: Vec<u8>,
+}
+
+impl ChunkEncoder<'_> {
+    fn log_name_of(&mut self, tag: &Arc<str>) -> Arc<str> {
+        if let Some((t, name)) = &self.last_log_name
+            && t == tag
+        {
+            return name.clone();
+        }
+        let name: Arc<str> = log_name(&self.settings.project_id, tag).into();
+        self.last_log_name = Some((tag.clone(), name.clone()));
+        name
+    }
+
+    fn builder_index(&mut self, tag: &Arc<str>) -> usize {
+        let key: Arc<str> = if self.settings.split_logs_by_tag {
+            tag.clone()
+        } else {
+            Arc::from("")
+        };
+        if let Some(i) = self.builders.iter().position(|(t, _)| *t == key) {
+            return i;
+        }
+        let mut header = self.settings.header.clone();
+        header.entries.clear();
+        let log_name = self
+            .settings
+            .split_logs_by_tag
+            .then(|| self.log_name_of(tag));
+        header.log_name = log_name.as_deref().map(str::to_owned);
+        let mut prefix = Vec::new();
+        // Serializing plain strings and maps cannot fail.
+        let _ = begin_request(&mut prefix, &header);
+        self.builders.push((
+            key,
+            BatchBuilder {
+                prefix,
+                log_name,
+                limit: self.settings.max_request_bytes,
+                current: None,
+            },
+        ));
+        self.builders.len() - 1
+    }
+
+    fn encode_event(&mut self, position: usize, event: &Event) {
+        let b = self.builder_index(&event.tag);
+        let entry_log_name =
+            (!self.settings.split_logs_by_tag).then(|| self.log_name_of(&event.tag));
+        let base_id = base_insert_id(position, event);
+        let entry_max = self
+            .settings
+            .max_entry_bytes
+            .min(self.builders[b].1.entry_room());
+        match &event.record {
+            Record::Line(line) => {
+                if self.settings.detect_json
+                    && let Some(map) = json_object(line)
+                {
+                    return self.encode_map(b, map, event, entry_log_name, base_id, entry_max);
+                }
+                let entry = TextEntry {
+                    text: line,
+                    timestamp: event.time,
+                    insert_id: base_id.as_str(),
+                    severity: None,
+                    labels_json: None,
+                    log_name: entry_log_name.as_deref(),
+                    split: None,
+                };
+                let builder = &mut self.builders[b].1;
+                let (start, entry_start) = builder.begin();
+                let body = builder.body();
+                self.text.encode_text(body, &entry);
+                if body.len() - entry_start <= entry_max {
+                    builder.commit(start, entry_start, &mut self.out.batches);
+                    return;
+                }
+                builder.rollback(start);
+                self.encode_long_text(
+                    b,
+                    line,
+                    event,
+                    entry_log_name.as_deref(),
+                    &base_id,
+                    entry_max,
+                );
+            }
+            Record::Map(map) => {
+                self.encode_map(b, map.clone(), event, entry_log_name, base_id, entry_max)
+            }
+        }
+    }
+
+    fn encode_long_text(
+        &mut self,
+        b: usize,
+        text: &[u8],
+        event: &Event,
+        log_name: Option<&str>,
+        base_id: &InsertId,
+        entry_max: usize,
+    ) {
+        let widest_split = LogSplit {
+            uid: base_id.as_str().to_owned(),
+            index: i32::MAX,
+            total_splits: i32::MAX,
+        };
+        let widest_id = InsertId::new(0, 0, Some(u32::MAX));
+        let entry = TextEntry {
+            text: b"",
+            timestamp: event.time,
+            insert_id: widest_id.as_str(),
+            severity: None,
+            labels_json: None,
+            log_name,
+            split: Some(&widest_split),
+        };
+        self.scratch.clear();
+        self.text.encode_text(&mut self.scratch, &entry);
+        let overhead = self.scratch.len() + 2;
+        let budget = entry_max.saturating_sub(overhead);
+        if budget < 16 {
+            self.out.unsendable.push(Unsendable {
+                entry_json: self.scratch.clone(),
+                reason: format!("entry overhead alone exceeds {entry_max} bytes"),
+            });
+            return;
+        }
+        let builder = &mut self.builders[b].1;
+        match self.settings.oversize {
+            OversizeEntries::Split => {
+                let parts = split_text(text, budget);
+                let total = parts.len();
+                for (i, range) in parts.into_iter().enumerate() {
+                    let split = LogSplit {
+                        uid: base_id.as_str().to_owned(),
+                        index: i as i32,
+                        total_splits: total as i32,
+                    };
+                    let id = with_split_index(base_id, i);
+                    let part = TextEntry {
+                        text: &text[range],
+                        insert_id: &id,
+                        split: Some(&split),
+                        ..entry
+                    };
+                    let (start, entry_start) = builder.begin();
+                    self.text.encode_text(builder.body(), &part);
+                    builder.commit(start, entry_start, &mut self.out.batches);
+                }
+            }
+            OversizeEntries::Truncate => {
+                let marker = truncation_marker(text.len(), text.len());
+                let kept = split_text(text, budget.saturating_sub(marker.len()))
+                    .first()
+                    .map_or(0, |r| r.end);
+                let mut cut = text[..kept].to_vec();
+                cut.extend_from_slice(truncation_marker(kept, text.len()).as_bytes());
+                let whole = TextEntry {
+                    text: &cut,
+                    insert_id: base_id.as_str(),
+                    split: None,
+                    ..entry
+                };
+                let (start, entry_start) = builder.begin();
+                self.text.encode_text(builder.body(), &whole);
+                builder.commit(start, entry_start, &mut self.out.batches);
+            }
+        }
+    }
+
+    fn encode_map(
+        &mut self,
+        b: usize,
+        map: Map<String, Value>,
+        event: &Event,
+        log_name: Option<Arc<str>>,
+        base_id: InsertId,
+        entry_max: usize,
+    ) {
+        let mut entry = lift_record(map, &self.settings.project_id);
+        entry.timestamp.get_or_insert(event.time);
+        entry
+            .insert_id
+            .get_or_insert_with(|| base_id.as_str().to_owned());
+        entry.log_name = log_name.map(|n| n.to_string());
+        let builder = &mut self.builders[b].1;
+        let (start, entry_start) = builder.begin();
+        // Serializing a LogEntry (strings, maps, numbers) into a Vec cannot fail.
+        let _ = encode_entry(builder.body(), &entry);
+        let size = builder.body().len() - entry_start;
+        if size <= entry_max {
+            builder.commit(start, entry_start, &mut self.out.batches);
+            return;
+        }
+        builder.rollback(start);
+        match split_entry(entry, entry_max, self.settings.oversize) {
+            Ok(parts) => {
+                for part in parts {
+                    let (start, entry_start) = builder.begin();
+                    let _ = encode_entry(builder.body(), &part);
+                    builder.commit(start, entry_start, &mut self.out.batches);
+                }
+            }
+            Err(failed) => self.out.unsendable.push(Unsendable {
+                entry_json: serde_json::to_vec(&failed.0).unwrap_or_default(),
+                reason: failed.1,
+            }),
+        }
+    }
+}
+
+/// Fills requests for one header, starting a new one before the limit would be passed.
+struct BatchBuilder {
+    prefix: Vec<u8>,
+    log_name: Option<Arc<str>>,
+    limit: usize,
+    current: Option<Batch>,
+}
+
+impl BatchBuilder {
+    /// The most one entry may take in an otherwise empty request.
+    fn entry_room(&self) -> usize {
+        self.limit
+            .saturating_sub(self.prefix.len() + END_REQUEST_BYTES)
+    }
+
+    fn batch(&mut self) -> &mut Batch {
+        self.current.get_or_insert_with(|| {
+            let mut body = Vec::with_capacity(self.limit.min(1 << 20));
+            body.extend_from_slice(&self.prefix);
+            Batch {
+                body,
+                header_len: self.prefix.len(),
+                entries: Vec::new(),
+                log_name: self.log_name.clone(),
+            }
+        })
+    }
+
+    fn body(&mut self) -> &mut Vec<u8> {
+        &mut self.batch().body
+    }
+
+    /// Starts an entry: returns where it (with its separator) and its JSON start.
+    fn begin(&mut self) -> (usize, usize) {
+        let batch = self.batch();
+        let start = batch.body.len();
+        if !batch.entries.is_empty() {
+            batch.body.push(b',');
+        }
+        (start, batch.body.len())
+    }
+
+    fn rollback(&mut self, start: usize) {
+        self.body().truncate(start);
+    }
+
+    /// Keeps the entry written since `begin`, moving it to a new request if this one would
+    /// exceed the limit.
+    fn commit(&mut self, start: usize, entry_start: usize, done: &mut Vec<Batch>) {
+        let limit = self.limit;
+        let batch = self.batch();
+        if batch.body.len() + END_REQUEST_BYTES > limit && !batch.entries.is_empty() {
+            let entry = batch.body[entry_start..].to_vec();
+            batch.body.truncate(start);
+            if let Some(mut full) = self.current.take() {
+                end_request(&mut full.body);
+                done.push(full);
+            }
+            let batch = self.batch();
+            let at = batch.body.len();
+            batch.body.extend_from_slice(&entry);
+            batch.entries.push(at..batch.body.len());
+        } else {
+            let end = batch.body.len();
+            batch.entries.push(entry_start..end);
+        }
+    }
+
+    fn finish(mut self, done: &mut Vec<Batch>) {
+        if let Some(mut batch) = self.current.take()
+            && !batch.entries.is_empty()
+        {
+            end_request(&mut batch.body);
+            done.push(batch);
+        }
+    }
+}
+
+/// The insertId of an event: from its file and offset, else from a hash of its contents and
+/// its position in the chunk (stable for every resend of the chunk).
+fn base_insert_id(position: usize, event: &Event) -> InsertId {
+    match event.origin {
+        Some(origin) => InsertId::new(origin.file, origin.offset, None),
+        None => {
+            // SipHash with fixed keys: the same on every run.
+            #[allow(deprecated)]
+            let mut h = std::hash::SipHasher::new();
+            event.tag.hash(&mut h);
+            event.time.seconds.hash(&mut h);
+            event.time.nanos.hash(&mut h);
+            match &event.record {
+                Record::Line(line) => line.hash(&mut h),
+                Record::Map(map) => serde_json::to_string(map).unwrap_or_default().hash(&mut h),
+            }
+            InsertId::new(h.finish(), position as u64, None)
+        }
+    }
+}
+
+fn with_split_index(base: &InsertId, index: usize) -> String {
+    format!("{}-{:08x}", base.as_str(), index)
+}
+
+/// A line that is a JSON object, for `detect_json`.
+fn json_object(line: &[u8]) -> Option<Map<String, Value>> {
+    let first = line.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first != b'{' {
+        return None;
+    }
+    serde_json::from_slice(line).ok()
+}
+
+fn truncation_marker(kept: usize, total: usize) -> String {
+    format!("…[truncated by logferry: {kept} of {total} bytes kept]")
+}
+
+/// Cuts `text` into ranges whose JSON-escaped form takes at most `budget` bytes each, on UTF-8
+/// character boundaries (an invalid sequence, sent as U+FFFD, is never cut either).
+pub fn split_text(text: &[u8], budget: usize) -> Vec<Range<usize>> {
+    let budget = budget.max(6);
+    let mut parts = Vec::new();
+    let (mut start, mut pos, mut used) = (0usize, 0usize, 0usize);
+    let mut take = |len: usize, cost: usize, pos: &mut usize| {
+        if used + cost > budget && *pos > start {
+            parts.push(start..*pos);
+            start = *pos;
+            used = 0;
+        }
+        used += cost;
+        *pos += len;
+    };
+    for chunk in text.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let cost = match c {
+                '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+                c if (c as u32) < 0x20 => 6,
+                c => c.len_utf8(),
+            };
+            take(c.len_utf8(), cost, &mut pos);
+        }
+        if !chunk.invalid().is_empty() {
+            take(chunk.invalid().len(), 3, &mut pos);
+        }
+    }
+    if pos > start || parts.is_empty() {
+        parts.push(start..pos);
+    }
+    parts
+}
+
+/// A step in a JSON path.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn largest_string(value: &Value, path: &mut Vec<Step>, best: &mut Option<(usize, Vec<Step>)>) {
+    match value {
+        Value::String(s) if best.as_ref().is_none_or(|(len, _)| s.len() > *len) => {
+            *best = Some((s.len(), path.clone()));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Step::Index(i));
+                largest_string(item, path, best);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                path.push(Step::Key(k.clone()));
+                largest_string(v, path, best);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn string_at<'a>(entry: &'a mut LogEntry, path: &Option<Vec<Step>>) -> Option<&'a mut String> {
+    let Some(path) = path else {
+        return entry.text_payload.as_mut();
+    };
+    let (first, rest) = path.split_first()?;
+    let Step::Key(k) = first else { return None };
+    let mut at = entry.json_payload.as_mut()?.get_mut(k)?;
+    for step in rest {
+        at = match step {
+            Step::Key(k) => at.as_object_mut()?.get_mut(k)?,
+            Step::Index(i) => at.as_array_mut()?.get_mut(*i)?,
+        };
+    }
+    at.as_str()?;
+    match at {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Splits (or truncates) an entry over `entry_max` at its text payload or its largest string
+/// field; gives the entry back with a reason when that cannot make it fit.
+fn split_entry(
+    mut entry: LogEntry,
+    entry_max: usize,
+    mode: OversizeEntries,
+) -> Result<Vec<LogEntry>, Box<(LogEntry, String)>> {
+    let path = if entry.text_payload.is_some() {
+        None
+    } else {
+        let mut best = None;
+        if let Some(payload) = &entry.json_payload {
+            for (k, v) in payload {
+                let mut path = vec![Step::Key(k.clone())];
+                largest_string(v, &mut path, &mut best);
+            }
+        }
+        match best {
+            Some((_, path)) => Some(path),
+            None => {
+                return Err(Box::new((
+                    entry,
+                    format!("entry exceeds {entry_max} bytes and has no string field to split"),
+                )));
+            }
+        }
+    };
+    let Some(target) = string_at(&mut entry, &path) else {
+        return Err(Box::new((entry, "entry has no field to split".into())));
+    };
+    let text = std::mem::take(target);
+    let base_id = entry.insert_id.clone().unwrap_or_default();
+    let mut probe = entry.clone();
+    probe.insert_id = Some(format!("{base_id}-ffffffff"));
+    probe.split = Some(LogSplit {
+        uid: base_id.clone(),
+        index: i32::MAX,
+        total_splits: i32::MAX,
+    });
+    let overhead = serde_json::to_vec(&probe)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
+        + 2;
+    let budget = entry_max.saturating_sub(overhead);
+    if budget < 1024 {
+        if let Some(target) = string_at(&mut entry, &path) {
+            *target = text;
+        }
+        return Err(Box::new((
+            entry,
+            format!("entry exceeds {entry_max} bytes even without its largest string field"),
+        )));
+    }
+    let mut parts = Vec::new();
+    match mode {
+        OversizeEntries::Split => {
+            let ranges = split_text(text.as_bytes(), budget);
+            let total = ranges.len();
+            for (i, range) in ranges.into_iter().enumerate() {
+                let mut part = entry.clone();
+                if let Some(target) = string_at(&mut part, &path) {
+                    *target = text[range].to_owned();
+                }
+                part.insert_id = Some(format!("{base_id}-{i:08x}"));
+                part.split = Some(LogSplit {
+                    uid: base_id.clone(),
+                    index: i as i32,
+                    total_splits: total as i32,
+                });
+                parts.push(part);
+            }
+        }
+        OversizeEntries::Truncate => {
+            let marker_room = truncation_marker(text.len(), text.len()).len();
+            let kept = split_text(text.as_bytes(), budget.saturating_sub(marker_room))
+                .first()
+                .map_or(0, |r| r.end);
+            if let Some(target) = string_at(&mut entry, &path) {
+                *target = format!("{}{}", &text[..kept], truncation_marker(kept, text.len()));
+            }
+            parts.push(entry);
+        }
+    }
+    Ok(parts)
+}

@@ -1,0 +1,393 @@
+//! Sends encoded requests to `POST /v2/entries:write` and decides, per answer, what becomes of
+//! the entries: delivered; rejected one by one (partial errors) and written to the dead-letter
+//! file; a whole-request 400 bisected until the bad entries are isolated; or a retryable failure
+//! (429, 5xx, 401/403, timeouts, resets) handed back to the buffer, which resends the chunk.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gcloud_logging::wire::RpcCode;
+use gcloud_logging::{ErrorBody, Status, Timestamp};
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::Full;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::auth::{AccessToken, TokenSource};
+use super::config::Compression;
+use super::encoder::{Batch, Unsendable};
+use super::http::{HttpClient, HttpError};
+use crate::sinks::SinkError;
+
+/// How often "Successfully sent" is repeated at INFO after the first time.
+pub const SUCCESS_LOG_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// Counters of one output; every entry ends in `entries_delivered` or `entries_dead_lettered`.
+#[derive(Debug, Default)]
+pub struct GoogleCloudStats {
+    pub requests_sent: AtomicU64,
+    pub requests_failed: AtomicU64,
+    pub entries_delivered: AtomicU64,
+    pub entries_dead_lettered: AtomicU64,
+    pub bisections: AtomicU64,
+    pub token_refreshes_forced: AtomicU64,
+}
+
+impl GoogleCloudStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// What the API said about one request.
+enum Answer {
+    Delivered,
+    /// Entries rejected one by one; with `partialSuccess` the others were written.
+    PartialErrors(Vec<(usize, Status)>),
+    /// The whole request was refused as invalid, without saying which entry is at fault.
+    BadRequest(Status),
+}
+
+pub struct Service {
+    pub http: HttpClient,
+    pub url: String,
+    pub tokens: Arc<TokenSource>,
+    pub compress: Compression,
+    pub timeout: Duration,
+    pub partial_success: bool,
+    pub dead_letter: DeadLetter,
+    pub stats: Arc<GoogleCloudStats>,
+    pub last_success_log: Mutex<Option<Instant>>,
+}
+
+impl Service {
+    /// Delivers every entry of `batch`, or dead-letters the ones the API refuses; `Err` means
+    /// retry later (the entries in this batch may or may not have been written).
+    pub async fn deliver(&self, batch: Batch) -> Result<(), SinkError> {
+        let mut pending = vec![batch];
+        while let Some(batch) = pending.pop() {
+            if batch.entries.is_empty() {
+                continue;
+            }
+            match self.post(&batch).await? {
+                Answer::Delivered => self.delivered(batch.entries.len()),
+                Answer::PartialErrors(errors) => {
+                    let rejected: Vec<usize> = errors.iter().map(|(i, _)| *i).collect();
+                    self.dead_letter_entries(&batch, errors).await?;
+                    let rest: Vec<usize> = (0..batch.entries.len())
+                        .filter(|i| !rejected.contains(i))
+                        .collect();
+                    if self.partial_success {
+                        self.delivered(rest.len());
+                    } else {
+                        // Nothing was written: send the others again, on their own.
+                        pending.push(batch.subset(rest));
+                    }
+                }
+                Answer::BadRequest(status) if batch.entries.len() == 1 => {
+                    self.dead_letter_entries(&batch, vec![(0, status)]).await?;
+                }
+                Answer::BadRequest(status) => {
+                    self.stats.bisections.fetch_add(1, Ordering::Relaxed);
+                    warn!(entries = batch.entries.len(), error = %status.message,
+                        "Cloud Logging refused a whole request as invalid; splitting it to find the bad entries");
+                    let half = batch.entries.len() / 2;
+                    pending.push(batch.subset(half..batch.entries.len()));
+                    pending.push(batch.subset(0..half));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn delivered(&self, entries: usize) {
+        self.stats
+            .entries_delivered
+            .fetch_add(entries as u64, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut last = self
+            .last_success_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| now >= t + SUCCESS_LOG_INTERVAL) {
+            let total = GoogleCloudStats::get(&self.stats.entries_delivered);
+            info!(
+                entries_delivered = total,
+                "Successfully sent to Google Cloud Logging API."
+            );
+            *last = Some(now);
+        }
+    }
+
+    /// One `entries:write` exchange, with one forced token refresh on 401.
+    async fn post(&self, batch: &Batch) -> Result<Answer, SinkError> {
+        let body = match self.compress {
+            Compression::None => Bytes::copy_from_slice(&batch.body),
+            Compression::Gzip => Bytes::from(gzip(&batch.body)),
+        };
+        let mut token = self.tokens.token().await.map_err(|e| {
+            warn!(error = %e, "cannot get an access token for Cloud Logging; will retry");
+            SinkError::new(format!("no access token: {e}"))
+        })?;
+        let mut refreshed = false;
+        loop {
+            let answer = self.exchange(body.clone(), token.as_ref()).await;
+            self.stats.requests_sent.fetch_add(1, Ordering::Relaxed);
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(e) => {
+                    self.stats.requests_failed.fetch_add(1, Ordering::Relaxed);
+                    let what = match e {
+                        HttpError::Timeout(_) => "timed out",
+                        HttpError::Connection(_) => "connection failed",
+                    };
+                    return Err(SinkError::new(format!(
+                        "entries:write to {} {what}: {e}",
+                        self.url
+                    )));
+                }
+            };
+            let status = answer.status;
+            if status.is_success() {
+                return Ok(Answer::Delivered);
+            }
+            let error: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
+            let message = error
+                .as_ref()
+                .map(|e| e.error.message.clone())
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(&answer.body)
+                        .chars()
+                        .take(300)
+                        .collect()
+                });
+            if status == StatusCode::UNAUTHORIZED
+                && !refreshed
+                && let Some(stale) = &token
+            {
+                refreshed = true;
+                self.stats
+                    .token_refreshes_forced
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!(error = %message, "Cloud Logging answered 401 Unauthorized; refreshing the access token");
+                token = Some(
+                    self.tokens
+                        .refresh_after_rejection(stale)
+                        .await
+                        .map_err(|e| {
+                            SinkError::new(format!("refreshing the access token after a 401: {e}"))
+                        })?,
+                );
+                continue;
+            }
+            if status == StatusCode::BAD_REQUEST || status == StatusCode::PAYLOAD_TOO_LARGE {
+                let partial = error.as_ref().and_then(ErrorBody::partial_errors);
+                if let Some(partial) = partial.filter(|p| !p.log_entry_errors.is_empty()) {
+                    let errors = partial
+                        .log_entry_errors
+                        .into_iter()
+                        .filter_map(|(i, s)| {
+                            usize::try_from(i)
+                                .ok()
+                                .filter(|i| *i < batch.entries.len())
+                                .map(|i| (i, s))
+                        })
+                        .collect();
+                    return Ok(Answer::PartialErrors(errors));
+                }
+                let code = if status == StatusCode::BAD_REQUEST {
+                    RpcCode::InvalidArgument
+                } else {
+                    RpcCode::OutOfRange
+                };
+                return Ok(Answer::BadRequest(Status::new(code, message)));
+            }
+            self.stats.requests_failed.fetch_add(1, Ordering::Relaxed);
+            let retry_after = retry_after(&answer.headers, error.as_ref());
+            let text = match status.as_u16() {
+                401 => {
+                    error!(error = %message, "Cloud Logging rejected the credentials (401 Unauthorized) even after a token refresh; will retry");
+                    format!("401 Unauthorized: {message}")
+                }
+                403 => {
+                    error!(error = %message, "Cloud Logging denied permission (403): the service account needs roles/logging.logWriter on the project; will retry");
+                    format!("403 Permission denied: {message}")
+                }
+                404 => {
+                    error!(error = %message, url = %self.url, "Cloud Logging answered 404: check `project_id` and `endpoint`; will retry");
+                    format!("404 Not found: {message}")
+                }
+                429 => format!("429 Too Many Requests (quota or rate limit): {message}"),
+                code => format!("HTTP {code}: {message}"),
+            };
+            return Err(SinkError {
+                message: format!("entries:write answered {text}"),
+                retry_after,
+            });
+        }
+    }
+
+    async fn exchange(
+        &self,
+        body: Bytes,
+        token: Option<&AccessToken>,
+    ) -> Result<super::http::Answer, HttpError> {
+        let mut request = Request::post(&self.url)
+            .header("content-type", "application/json")
+            .header(
+                "user-agent",
+                concat!("logferry/", env!("CARGO_PKG_VERSION")),
+            );
+        if self.compress == Compression::Gzip {
+            request = request.header("content-encoding", "gzip");
+        }
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {}", token.secret()));
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| HttpError::Connection(format!("building the request: {e}")))?;
+        self.http.send(request, self.timeout).await
+    }
+
+    async fn dead_letter_entries(
+        &self,
+        batch: &Batch,
+        errors: Vec<(usize, Status)>,
+    ) -> Result<(), SinkError> {
+        let records: Vec<DeadEntry> = errors
+            .into_iter()
+            .map(|(i, status)| DeadEntry {
+                entry_json: batch.entry(i).to_vec(),
+                log_name: batch.log_name.as_deref().map(str::to_owned),
+                status,
+            })
+            .collect();
+        self.write_dead(records).await
+    }
+
+    /// Entries the encoder could not make fit.
+    pub async fn dead_letter_unsendable(&self, entries: Vec<Unsendable>) -> Result<(), SinkError> {
+        let records = entries
+            .into_iter()
+            .map(|u| DeadEntry {
+                entry_json: u.entry_json,
+                log_name: None,
+                status: Status::new(RpcCode::InvalidArgument, u.reason),
+            })
+            .collect();
+        self.write_dead(records).await
+    }
+
+    async fn write_dead(&self, records: Vec<DeadEntry>) -> Result<(), SinkError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let count = records.len();
+        for r in &records {
+            let first: String = r.status.message.chars().take(200).collect();
+            error!(code = r.status.code, error = %first, path = %self.dead_letter.path.display(),
+                "Cloud Logging rejected an entry; it was written to the dead-letter file");
+        }
+        self.dead_letter.append(records).await?;
+        self.stats
+            .entries_dead_lettered
+            .fetch_add(count as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+struct DeadEntry {
+    entry_json: Vec<u8>,
+    log_name: Option<String>,
+    status: Status,
+}
+
+/// The dead-letter file: one JSON object per rejected entry,
+/// `{"time":…,"logName":…,"status":{…},"entry":{…}}`, appended and synced.
+pub struct DeadLetter {
+    pub path: PathBuf,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl DeadLetter {
+    pub fn new(path: PathBuf) -> DeadLetter {
+        DeadLetter {
+            path,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn append(&self, records: Vec<DeadEntry>) -> Result<(), SinkError> {
+        let now = Timestamp::now().to_rfc3339();
+        let mut out = Vec::new();
+        for r in records {
+            let log_name = r.log_name.or_else(|| {
+                serde_json::from_slice::<serde_json::Value>(&r.entry_json)
+                    .ok()
+                    .and_then(|v| v.get("logName")?.as_str().map(str::to_owned))
+            });
+            out.extend_from_slice(b"{\"time\":");
+            let _ = serde_json::to_writer(&mut out, &now);
+            out.extend_from_slice(b",\"logName\":");
+            let _ = serde_json::to_writer(&mut out, &log_name);
+            out.extend_from_slice(b",\"status\":");
+            let _ = serde_json::to_writer(&mut out, &r.status);
+            out.extend_from_slice(b",\"entry\":");
+            out.extend_from_slice(&r.entry_json);
+            out.extend_from_slice(b"}\n");
+        }
+        let _guard = self.lock.lock().await;
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
+            file.write_all(&out)?;
+            file.sync_data()
+        })
+        .await
+        .map_err(|e| SinkError::new(format!("dead-letter writer failed: {e}")))?
+        .map_err(|e| {
+            error!(path = %self.path.display(), error = %e, "cannot write the dead-letter file; the chunk will be retried");
+            SinkError::new(format!("writing the dead-letter file {}: {e}", self.path.display()))
+        })
+    }
+}
+
+/// `Retry-After: <seconds>`, else a `google.rpc.RetryInfo` detail's `retryDelay`.
+fn retry_after(headers: &HeaderMap, error: Option<&ErrorBody>) -> Option<Duration> {
+    if let Some(secs) = headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_secs(secs.min(3600)));
+    }
+    let details = &error?.error.details;
+    details.iter().find_map(|d| {
+        let is_retry = d.get("@type")?.as_str()?.ends_with("google.rpc.RetryInfo");
+        let delay = d.get("retryDelay")?.as_str()?.strip_suffix('s')?;
+        let secs: f64 = delay.parse().ok()?;
+        (is_retry && secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(3600.0)))
+    })
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
+}

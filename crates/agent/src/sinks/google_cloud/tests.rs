@@ -1,0 +1,1 @@
+//! Unit tests of the parts that need no network: parameters, text splitting, batching limits.
