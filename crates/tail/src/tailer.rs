@@ -120,6 +120,9 @@ struct Tracked {
     file: OpenFile,
     /// `Some` once the file no longer sits at its path (renamed away or deleted).
     rotated_at: Option<Instant>,
+    /// Wall-clock time the file was opened: a sibling written after it may be a file that
+    /// was rotated in and out between two polls.
+    opened_at: std::time::SystemTime,
 }
 
 struct Position {
@@ -142,6 +145,8 @@ pub struct Tailer {
     seen: HashSet<PathBuf>,
     unreadable: HashMap<PathBuf, String>,
     next_refresh: Option<Instant>,
+    /// Files read to their end and closed, so a sibling scan never reads them again.
+    finished: std::collections::VecDeque<FileId>,
     notices: Vec<Notice>,
     dirty: bool,
     at_eof: bool,
@@ -163,6 +168,7 @@ impl Tailer {
             seen: HashSet::new(),
             unreadable: HashMap::new(),
             next_refresh: None,
+            finished: Default::default(),
             notices: bad
                 .into_iter()
                 .map(|b| Notice::PosFileDamaged {
@@ -351,6 +357,7 @@ impl Tailer {
 
     /// Detects truncation of every open file and rotation or deletion of the current ones.
     fn check_paths(&mut self, now: Instant) {
+        let mut missed = Vec::new();
         for tracked in &mut self.files {
             if tracked.file.truncated() && tracked.file.restart().is_ok() {
                 if let Some(p) = self.positions.get_mut(&tracked.file.id) {
@@ -370,6 +377,71 @@ impl Tailer {
                 tracked.rotated_at = Some(now);
                 self.notices.push(Notice::Rotated {
                     path: path.to_path_buf(),
+                });
+                missed.push((path, tracked.opened_at));
+            }
+        }
+        for (path, since) in missed {
+            self.follow_missed_rotations(&path, since, now);
+        }
+    }
+
+    /// Several rotations between two polls leave files that were never seen at the path:
+    /// `app.log.2` was created, written and renamed while we still read `app.log.1`. Siblings
+    /// named after the path, unknown to us and written since we opened the rotated file are
+    /// such files; they are finished from their start, oldest first.
+    fn follow_missed_rotations(&mut self, path: &Path, since: std::time::SystemTime, now: Instant) {
+        let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+            return;
+        };
+        let base = base.to_string_lossy().into_owned();
+        let current = fs::metadata(path).ok().map(|m| FileId::of(&m));
+        let pos_file = self
+            .cfg
+            .pos_file
+            .as_ref()
+            .and_then(|p| fs::metadata(p).ok())
+            .map(|m| FileId::of(&m));
+        let Ok(listing) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut found: Vec<(std::time::SystemTime, PathBuf)> = listing
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(&base)
+                    && name != base
+                    && ![
+                        ".gz", ".bz2", ".xz", ".zip", ".zst", ".pos", ".tmp", ".lock",
+                    ]
+                    .iter()
+                    .any(|x| name.ends_with(x))
+            })
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                let id = FileId::of(&meta);
+                let known = Some(id) == current
+                    || Some(id) == pos_file
+                    || self.files.iter().any(|t| t.file.id == id)
+                    || self.positions.contains_key(&id)
+                    || self.finished.contains(&id);
+                let modified = meta.modified().ok()?;
+                (meta.is_file() && !known && modified >= since).then(|| (modified, e.path()))
+            })
+            .collect();
+        found.sort();
+        for (_, at) in found {
+            let before = self.files.len();
+            self.open(at.clone(), 0, Some(now), false);
+            if self.files.len() > before {
+                let tracked = self.files.last().expect("just pushed");
+                if let Some(p) = self.positions.get_mut(&tracked.file.id) {
+                    p.path = path.into();
+                }
+                self.notices.push(Notice::ResumedRotated {
+                    path: path.to_path_buf(),
+                    found_at: at,
+                    offset: 0,
                 });
             }
         }
@@ -446,7 +518,11 @@ impl Tailer {
                     },
                 );
                 self.dirty = true;
-                self.files.push(Tracked { file, rotated_at });
+                self.files.push(Tracked {
+                    file,
+                    rotated_at,
+                    opened_at: std::time::SystemTime::now(),
+                });
                 if rotated_at.is_none() {
                     self.notices.push(if resumed {
                         Notice::Resumed { path, offset }
@@ -534,6 +610,10 @@ impl Tailer {
             }
             if let Some(p) = self.positions.get_mut(&tracked.file.id) {
                 p.open = false;
+            }
+            self.finished.push_back(tracked.file.id);
+            if self.finished.len() > 256 {
+                self.finished.pop_front();
             }
             self.positions.retain(|_, p| p.open || !p.checkpoint.idle());
             self.dirty = true;

@@ -55,6 +55,8 @@ struct Harness {
     /// tailer ever saw it cannot be found (fluentd has the same limit), so the model polls
     /// first; the agent polls every few milliseconds.
     rotated_since_poll: bool,
+    /// The current tailer has polled while the log existed, so it follows a file at the path.
+    tracking: bool,
 }
 
 impl Harness {
@@ -76,6 +78,7 @@ impl Harness {
             half_open: false,
             rotations: 0,
             rotated_since_poll: true,
+            tracking: false,
         }
     }
 
@@ -133,6 +136,7 @@ impl Harness {
 
     fn poll(&mut self, ack: bool, reverse: bool) {
         self.rotated_since_poll = false;
+        self.tracking |= self.log.exists();
         for chunk in self.tailer.poll(Instant::now()) {
             self.deliveries += 1;
             self.inflight.push((self.deliveries, chunk));
@@ -171,7 +175,9 @@ impl Harness {
     }
 
     fn rotate(&mut self) {
-        if self.rotated_since_poll {
+        // Only a file the tailer never saw at all needs a poll first; several rotations
+        // between two polls are found by the sibling scan.
+        if !self.tracking {
             self.poll(false, false);
         }
         // A writer finishes its line before it reopens the file.
@@ -196,11 +202,13 @@ impl Harness {
         }
         self.catch_up();
         self.rotations += 1;
-        fs::copy(
-            &self.log,
-            self.log.with_extension(format!("log.{}", self.rotations)),
-        )
-        .unwrap();
+        // The copy is named apart from the log: a rename rotation makes the tailer look for
+        // missed rotations among `app.log*` siblings written since, and a copy left there by
+        // copytruncate would look like one (mixing both methods on one path is unsupported).
+        let copy = self
+            .log
+            .with_file_name(format!("copied-{}", self.rotations));
+        fs::copy(&self.log, copy).unwrap();
         fs::OpenOptions::new()
             .write(true)
             .truncate(true)
@@ -222,6 +230,7 @@ impl Harness {
         }
         self.tailer = Self::tailer(&self.log, &self.pos);
         self.rotated_since_poll = true;
+        self.tracking = false;
     }
 
     fn finish(mut self) -> (Vec<String>, Vec<String>) {
