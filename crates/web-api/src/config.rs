@@ -52,9 +52,9 @@ pub struct Cli {
     /// Write this file after the log is flushed at exit (tells a log shipper the writer is done).
     #[arg(long)]
     pub exit_marker: Option<PathBuf>,
-    /// Log lines that may wait in memory before requests wait for the writer.
-    #[arg(long, default_value_t = 16 * 1024)]
-    pub log_buffer_lines: usize,
+    /// Bytes of log lines that may wait in memory before requests wait for the writer.
+    #[arg(long, default_value = "4m", value_parser = parse_size)]
+    pub log_buffer: u64,
 }
 
 /// Flags that contradict each other.
@@ -66,8 +66,6 @@ pub enum ConfigError {
     RotateKeepZero,
     #[error("--workers must be at least 1")]
     ZeroWorkers,
-    #[error("--log-buffer-lines must be at least 1")]
-    ZeroBuffer,
 }
 
 /// Validated configuration.
@@ -88,9 +86,6 @@ impl Cli {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        if self.log_buffer_lines == 0 {
-            return Err(ConfigError::ZeroBuffer);
-        }
         let rotation = match self.rotate_size {
             None => None,
             Some(_) if self.log_file.is_none() => return Err(ConfigError::RotateWithoutFile),
@@ -111,7 +106,7 @@ impl Cli {
                 rotation,
                 level: self.log_level,
                 project: self.project.filter(|p| !p.is_empty()),
-                channel_capacity: self.log_buffer_lines,
+                buffer_bytes: usize::try_from(self.log_buffer).unwrap_or(usize::MAX),
             },
             shutdown_timeout: self.shutdown_timeout,
             port_file: self.port_file,

@@ -79,12 +79,17 @@ impl Formatter {
     /// One complete line including the trailing `\n`.
     pub fn line(&self, rec: &Record<'_>) -> Vec<u8> {
         let mut out = Vec::with_capacity(384);
+        self.write_line(rec, &mut out);
+        out
+    }
+
+    /// Appends one complete line including the trailing `\n` to `out`.
+    pub fn write_line(&self, rec: &Record<'_>, out: &mut Vec<u8>) {
         match self.format {
-            LogFormat::Json => self.json(rec, &mut out),
-            LogFormat::Text => text(rec, &mut out),
+            LogFormat::Json => self.json(rec, out),
+            LogFormat::Text => text(rec, out),
         }
         out.push(b'\n');
-        out
     }
 
     fn json(&self, rec: &Record<'_>, out: &mut Vec<u8>) {

@@ -23,6 +23,11 @@ pub const ACCESS_TARGET: &str = "web_api::access";
 /// Name of the span that carries a request's trace: fields `trace_id`, `span_id`, `sampled`.
 pub const REQUEST_SPAN: &str = "request";
 
+thread_local! {
+    /// Reused per thread so formatting a line does not allocate.
+    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
+}
+
 /// Formats every event it sees and queues the line on the writer (blocking when it is full).
 #[derive(Debug)]
 pub struct CloudLayer {
@@ -77,7 +82,7 @@ where
             line: meta.line().unwrap_or(0),
             function: meta.module_path().unwrap_or(""),
         });
-        let line = self.formatter.line(&Record {
+        let record = Record {
             time,
             severity,
             logger: if is_access { "access" } else { "app" },
@@ -86,8 +91,12 @@ where
             http: visitor.http.as_ref(),
             trace: trace.as_ref(),
             fields: &visitor.fields,
+        };
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            self.formatter.write_line(&record, line);
+            self.writer.write_line(line);
         });
-        self.writer.write_line(line);
     }
 }
 
@@ -224,7 +233,7 @@ mod tests {
         let path = dir.path().join("app.log");
         let (writer, _) = LogWriter::spawn(WriterConfig {
             file: Some(path.clone()),
-            channel_capacity: 8,
+            buffer_bytes: 8,
             ..Default::default()
         })
         .unwrap();

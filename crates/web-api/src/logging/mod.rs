@@ -19,7 +19,9 @@ use tracing_subscriber::layer::SubscriberExt;
 pub use format::{Formatter, HttpRequest, LogFormat, Record, SourceLocation, TraceContext};
 pub use layer::{ACCESS_TARGET, CloudLayer, REQUEST_SPAN, error_chain, severity_of};
 pub use time::UtcTime;
-pub use writer::{LogError, LogWriter, Rotation, WriterConfig, WriterStats, numbered};
+pub use writer::{
+    BATCH_LINGER, LogError, LogWriter, Rotation, WriterConfig, WriterStats, numbered,
+};
 
 /// Everything `--log-*` decides.
 #[derive(Debug, Clone)]
@@ -31,7 +33,8 @@ pub struct LoggingConfig {
     /// Lowest level written for this crate's events; other crates are held at WARN or above.
     pub level: LevelFilter,
     pub project: Option<String>,
-    pub channel_capacity: usize,
+    /// Bytes of lines that may wait in memory before requests wait for the writer.
+    pub buffer_bytes: usize,
 }
 
 impl Default for LoggingConfig {
@@ -43,7 +46,7 @@ impl Default for LoggingConfig {
             rotation: None,
             level: LevelFilter::INFO,
             project: None,
-            channel_capacity: 16 * 1024,
+            buffer_bytes: 4 << 20,
         }
     }
 }
@@ -55,7 +58,7 @@ pub fn init(config: &LoggingConfig) -> Result<LogWriter, LogError> {
         file: config.file.clone(),
         rotation: config.rotation,
         stdout: config.stdout,
-        channel_capacity: config.channel_capacity,
+        buffer_bytes: config.buffer_bytes,
     })?;
     let filter = Targets::new()
         .with_target("web_api", config.level)

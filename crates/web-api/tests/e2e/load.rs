@@ -11,8 +11,8 @@ const CONNECTIONS: usize = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_thousand_concurrent_requests_leave_twenty_thousand_whole_lines() {
-    // A small channel makes the writer fall behind often, so requests have to wait for it.
-    let server = Server::start(&["--log-buffer-lines", "64"]).await;
+    // A small buffer makes the writer fall behind often, so requests have to wait for it.
+    let server = Server::start(&["--log-buffer", "16k"]).await;
     let tasks: Vec<_> = (0..CONNECTIONS)
         .map(|conn| {
             let addr = server.addr;
