@@ -65,7 +65,7 @@ pub async fn run(
 ) -> Result<RunSummary, RunError> {
     let abort = CancellationToken::new();
     let mut handles = Vec::new();
-    let mut joins = Vec::new();
+    let mut joins: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     for output in &pipeline.outputs {
         let sink = build_sink(&output.kind)
             .await
@@ -136,17 +136,22 @@ pub async fn run(
         _ = &mut deadline => { drained = false; warn!(timeout = ?options.drain_timeout, "drain_timeout reached: persisting acknowledged positions and exiting"); }
         _ = force.cancelled() => { drained = false; warn!("second stop request: persisting acknowledged positions and exiting"); }
     }
-    if !drained {
-        control.stop.store(true, Ordering::Release);
-        abort.cancel();
-        sources_done.await;
-    }
     let summary = RunSummary {
         drained,
         unmatched: summary_router.unmatched(),
         filtered: summary_router.filtered(),
     };
     drop(summary_router);
+    if !drained {
+        // Outputs first: they finish what is in flight and acknowledge it; then the sources
+        // persist every acknowledged position and stop.
+        abort.cancel();
+        for join in joins.drain(..) {
+            let _ = join.await;
+        }
+        control.stop.store(true, Ordering::Release);
+        sources_done.await;
+    }
     for join in joins {
         let _ = join.await;
     }

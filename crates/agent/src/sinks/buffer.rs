@@ -18,6 +18,9 @@ use super::{Sink, SinkError};
 use crate::ack::Ack;
 use crate::event::Event;
 
+/// How long an aborted output waits for requests already in flight.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
+
 /// fluentd `<buffer>` parameters that logferry acts on.
 #[derive(Debug, Clone)]
 pub struct BufferConfig {
@@ -212,9 +215,22 @@ impl Runner {
                 _ = sleep_until(timer) => {}
             }
         }
-        if !self.abort.is_cancelled()
-            && let Err(error) = self.sink.close().await
-        {
+        if self.abort.is_cancelled() {
+            // Requests already sent may well succeed: wait a little for them so their lines
+            // are acknowledged rather than sent again after the restart.
+            let grace = tokio::time::sleep(ABORT_GRACE);
+            tokio::pin!(grace);
+            loop {
+                tokio::select! {
+                    _ = &mut grace => break,
+                    done = in_flight.join_next() => match done {
+                        Some(Ok((chunk, Ok(())))) => chunk.acks.into_iter().for_each(Ack::done),
+                        Some(_) => {}
+                        None => break,
+                    },
+                }
+            }
+        } else if let Err(error) = self.sink.close().await {
             warn!(output = %self.name, error = %error.message, "closing the output failed");
         }
     }

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `logferry` binary on real files, stopped with real signals.
+
+mod e2e {
+    pub mod check;
+    pub mod support;
+    pub mod tail;
+}

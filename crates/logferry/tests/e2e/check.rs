@@ -1,0 +1,102 @@
+//! `logferry check`: the original ConfigMap loads as-is; mistakes are all reported with
+//! file:line:column.
+
+use std::fs;
+use std::process::Command;
+
+use super::support::BIN;
+
+/// The ConfigMap of the original system, tabs and all.
+const ORIGINAL: &str = "\t<source>\n\t  type tail\n\t  format none\n\t  #path /var/log/app.log\n\t  path /api/log/app.log\n\t  pos_file /api/log/app.log.pos\n\t  tag app.log\n\t</source>\n\n\t#<match app.**>\n\t#  type file\n\t#  path /etc/fluentd/log/app.*.log\n\t#</match>\n\n\t<match **>\n\t  type google_cloud\n\t</match>\n";
+
+#[test]
+fn the_original_configmap_checks_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fluentd.conf");
+    fs::write(&path, ORIGINAL).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("path          /api/log/app.log"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("match ** -> output0 (google_cloud"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn five_mistakes_are_all_reported_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.conf");
+    let text = "<source>\n  @type tail\n  pth /api/log/app.log\n  tag app.log\n  read_from_head yse\n</source>\n<filter **>\n  @type grpe\n</filter>\n<match **>\n  @type file\n  path /tmp/x\n  chunk_limit_size 8x\n</match>\n<match app.**>\n  @type stdout\n</matc>\n";
+    fs::write(&path, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let name = path.display().to_string();
+    for (position, what) in [
+        ("1:1", "missing required parameter `path`"),
+        ("3:3", "unknown parameter `pth`"),
+        ("5:18", "yse"),
+        ("8:9", "grpe"),
+        ("13:20", "8x"),
+    ] {
+        let at = format!("{name}:{position}");
+        assert!(
+            stderr.contains(&at),
+            "expected a diagnostic at {at} ({what}):\n{stderr}"
+        );
+        assert!(stderr.contains(what), "expected {what:?}:\n{stderr}");
+    }
+    assert!(stderr.contains("did you mean `path`?"), "{stderr}");
+    assert!(stderr.contains("did you mean `grep`?"), "{stderr}");
+    assert!(
+        stderr.contains("</matc>") || stderr.contains("matc"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn fluentd_args_names_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.conf");
+    fs::write(&path, "<source>\n  @type tail\n  path /nonexistent/x.log\n  tag x\n</source>\n<match **>\n  @type null\n</match>\n").unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(BIN)
+        .env("FLUENTD_ARGS", format!("-c {}", path.display()))
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    super::support::wait_until("the agent to load the config from FLUENTD_ARGS", || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("adding source type=\"tail\"")
+            || child.try_wait().unwrap().is_some()
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{}",
+        fs::read_to_string(&log).unwrap()
+    );
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let status = super::support::wait_exit(&mut child);
+    let stderr = fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("path /nonexistent/x.log"), "{stderr}");
+}

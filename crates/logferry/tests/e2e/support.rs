@@ -1,0 +1,168 @@
+//! Helpers shared by the end-to-end tests: a temp dir per test, the agent as a child process,
+//! and waiting on conditions with generous deadlines instead of sleeping.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_logferry");
+
+/// A generous deadline: CI machines are busy.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+pub struct Agent {
+    pub child: Child,
+    pub stderr: PathBuf,
+}
+
+impl Agent {
+    pub fn start(config: &Path) -> Agent {
+        let stderr = config.with_extension(format!("stderr.{}", next_id()));
+        let child = Command::new(BIN)
+            .arg("run")
+            .arg("-c")
+            .arg(config)
+            .env("LOGFERRY_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start logferry");
+        Agent { child, stderr }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) -> String {
+        self.signal("TERM");
+        let status = wait_exit(&mut self.child);
+        let log = fs::read_to_string(&self.stderr).unwrap_or_default();
+        assert!(status.success(), "logferry exited with {status}:\n{log}");
+        log
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn next_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static ID: AtomicU32 = AtomicU32::new(0);
+    ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < DEADLINE, "logferry did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `condition` until it holds; panics with `what` at the deadline.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `message` of every JSON line the file output wrote (all files matching `prefix*`).
+pub fn messages(path: &Path) -> Vec<String> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| l.ends_with('}'))
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("bad output line {line:?}: {e}"));
+            value["message"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+pub fn count_lines(path: &Path) -> usize {
+    fs::read(path)
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .unwrap_or(0)
+}
+
+pub fn append(path: &Path, text: &str) {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+/// A config with one tail source and a file output.
+pub fn tail_to_file(dir: &Path, extra_source: &str) -> PathBuf {
+    let config = dir.join("fluentd.conf");
+    fs::write(
+        &config,
+        format!(
+            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  rotate_wait 1s\n  poll_interval 20ms\n{extra_source}</source>\n<match **>\n  @type file\n  path {d}/out.log\n  flush_interval 200ms\n</match>\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Asserts `got` is exactly `0..n` as `line N` messages, in order, naming the first problem.
+pub fn assert_exactly_once_in_order(got: &[String], n: usize) {
+    let mut seen = vec![0u32; n];
+    for message in got {
+        let number: usize = message
+            .strip_prefix("line ")
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected message {message:?}"));
+        seen[number] += 1;
+    }
+    let lost: Vec<usize> = (0..n).filter(|i| seen[*i] == 0).collect();
+    let repeated: Vec<usize> = (0..n).filter(|i| seen[*i] > 1).collect();
+    assert!(
+        lost.is_empty() && repeated.is_empty(),
+        "{} lost (first {:?}), {} repeated (first {:?})",
+        lost.len(),
+        lost.first(),
+        repeated.len(),
+        repeated.first()
+    );
+    let numbers: Vec<usize> = got
+        .iter()
+        .map(|m| m[5..].split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    if let Some(i) = numbers.windows(2).position(|w| w[0] > w[1]) {
+        panic!(
+            "out of order at output line {i}: {} then {}",
+            numbers[i],
+            numbers[i + 1]
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! The tail source through the real binary: rename rotation and copytruncate under load,
+//! stop/restart, a fluentd pos_file, and Python tracebacks.
+
+use std::fs;
+use std::path::Path;
+
+use super::support::*;
+
+fn numbered(from: usize, to: usize) -> String {
+    let mut text = String::with_capacity((to - from) * 24);
+    for i in from..to {
+        text.push_str(&format!("line {i} payload\n"));
+    }
+    text
+}
+
+#[test]
+fn rename_rotation_every_10k_lines_delivers_each_line_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "");
+    let log = dir.path().join("app.log");
+    fs::write(&log, "").unwrap();
+    let agent = Agent::start(&config);
+    wait_until("following tail", || {
+        agent.log().contains("following tail of")
+    });
+    let total = 100_000;
+    for block in 0..total / 10_000 {
+        // Full speed: 1,000 lines per write call, rotation right after the 10,000th line.
+        for part in 0..10 {
+            let start = block * 10_000 + part * 1_000;
+            append(&log, &numbered(start, start + 1_000));
+        }
+        fs::rename(&log, dir.path().join(format!("app.log.{block}"))).unwrap();
+        fs::write(&log, "").unwrap();
+    }
+    let out = dir.path().join("out.log");
+    wait_until("100,000 lines delivered", || count_lines(&out) >= total);
+    let log_text = agent.stop();
+    assert_exactly_once_in_order(&messages(&out), total);
+    assert!(log_text.contains("detected rotation"), "{log_text}");
+}
+
+#[test]
+fn copytruncate_delivers_everything_written_after_the_truncation_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "");
+    let log = dir.path().join("app.log");
+    append(&log, &numbered(0, 1_000));
+    let agent = Agent::start(&config);
+    let out = dir.path().join("out.log");
+    wait_until("the first 1,000 lines", || count_lines(&out) >= 1_000);
+    // logrotate's copytruncate: copy, then truncate in place; the writer keeps its O_APPEND fd.
+    fs::copy(&log, dir.path().join("app.log.1")).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    // More than was there before, so the size alone cannot reveal the truncation.
+    append(&log, &numbered(1_000, 3_000));
+    wait_until("the lines written after the truncation", || {
+        count_lines(&out) >= 3_000
+    });
+    let log_text = agent.stop();
+    assert_exactly_once_in_order(&messages(&out), 3_000);
+    assert!(log_text.contains("was truncated"), "{log_text}");
+}
+
+#[test]
+fn stop_and_restart_mid_stream_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "");
+    let log = dir.path().join("app.log");
+    let out = dir.path().join("out.log");
+    append(&log, &numbered(0, 200_000));
+    // A forced stop (two signals) in the middle of the backlog: acknowledged positions only.
+    let agent = Agent::start(&config);
+    wait_until("some lines delivered", || count_lines(&out) > 0);
+    agent.signal("TERM");
+    agent.signal("TERM");
+    let mut agent = agent;
+    assert!(wait_exit(&mut agent.child).success(), "{}", agent.log());
+    drop(agent);
+    let first_run = count_lines(&out);
+    // The writer goes on while the agent is down; a graceful stop/start cycle follows.
+    append(&log, &numbered(200_000, 210_000));
+    let agent = Agent::start(&config);
+    wait_until("210,000 lines delivered", || count_lines(&out) >= 210_000);
+    agent.stop();
+    append(&log, &numbered(210_000, 220_000));
+    let agent = Agent::start(&config);
+    wait_until("220,000 lines delivered", || count_lines(&out) >= 220_000);
+    agent.stop();
+    assert!(first_run < 220_000);
+    assert_exactly_once_in_order(&messages(&out), 220_000);
+}
+
+#[test]
+fn a_pos_file_written_by_fluentd_is_honoured() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "");
+    let log = dir.path().join("app.log");
+    append(&log, &numbered(0, 100));
+    let offset = numbered(0, 60).len();
+    let inode = fs::metadata(&log).unwrap().ino();
+    // Exactly what fluentd's in_tail writes.
+    fs::write(
+        dir.path().join("app.log.pos"),
+        format!("{}\t{offset:016x}\t{inode:016x}\n", log.display()),
+    )
+    .unwrap();
+    let agent = Agent::start(&config);
+    let out = dir.path().join("out.log");
+    wait_until("40 lines", || count_lines(&out) >= 40);
+    agent.stop();
+    let got = messages(&out);
+    assert_eq!(got.len(), 40, "{got:?}");
+    assert_eq!(got[0], "line 60 payload");
+    let pos = fs::read_to_string(dir.path().join("app.log.pos")).unwrap();
+    let expected_end = numbered(0, 100).len();
+    assert_eq!(
+        pos,
+        format!("{}\t{expected_end:016x}\t{inode:016x}\n", log.display())
+    );
+}
+
+#[test]
+fn a_python_traceback_is_one_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "  format python\n");
+    let log = dir.path().join("app.log");
+    let script = format!(
+        "import logging\nlogging.basicConfig(filename={:?}, level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')\nlog = logging.getLogger('app')\nlog.info('before')\ntry:\n    1 / 0\nexcept Exception:\n    log.exception('boom')\nlog.info('after')\n",
+        log.display().to_string()
+    );
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    let agent = Agent::start(&config);
+    let out = dir.path().join("out.log");
+    wait_until("three events", || count_lines(&out) >= 3);
+    agent.stop();
+    let text = fs::read_to_string(&out).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 3, "{text}");
+    let boom = &events[1];
+    assert_eq!(boom["severity"], "ERROR");
+    assert_eq!(boom["logger"], "app");
+    let message = boom["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("boom\nTraceback (most recent call last):"),
+        "{message}"
+    );
+    assert!(
+        message
+            .trim_end()
+            .ends_with("ZeroDivisionError: division by zero"),
+        "{message}"
+    );
+    assert_eq!(events[2]["message"], "after");
+}
+
+#[test]
+fn a_last_line_without_newline_is_delivered_at_shutdown_and_lines_keep_their_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "");
+    let log = dir.path().join("app.log");
+    fs::write(&log, b"crlf line\r\ninvalid \xff utf8\nno newline yet").unwrap();
+    let agent = Agent::start(&config);
+    let out = dir.path().join("out.log");
+    wait_until("two complete lines", || count_lines(&out) >= 2);
+    let pos_before = fs::read_to_string(dir.path().join("app.log.pos")).unwrap_or_default();
+    agent.stop();
+    let got = messages(&out);
+    assert_eq!(
+        got,
+        vec!["crlf line", "invalid \u{fffd} utf8", "no newline yet"]
+    );
+    assert!(
+        !pos_before.contains(&format!("{:016x}", 47)),
+        "the held line must not be committed before it is delivered"
+    );
+    let _ = Path::new("");
+}
