@@ -364,7 +364,7 @@ impl DeadLetter {
 }
 
 /// `Retry-After: <seconds>`, else a `google.rpc.RetryInfo` detail's `retryDelay`.
-fn retry_after(headers: &HeaderMap, error: Option<&ErrorBody>) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, error: Option<&ErrorBody>) -> Option<Duration> {
     if let Some(secs) = headers
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())

@@ -1,1 +1,302 @@
-//! Unit tests of the parts that need no network: parameters, text splitting, batching limits.
+//! Unit tests of the parts that need no network: parameters, text splitting, request and entry
+//! size limits, truncation, and reading a server's retry hint.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fluent_config::{Diagnostic, ParseOptions, Reader, parse_str_tolerant};
+use gcloud_logging::{LogEntry, MonitoredResource, Timestamp, WriteLogEntriesRequest};
+use serde_json::json;
+
+use super::config::{AuthMode, Compression, GoogleCloudConfig, OversizeEntries};
+use super::encoder::{EncodeSettings, encode_chunk, split_text};
+use super::metadata::{MachineFacts, resolve};
+use crate::event::{Event, Origin, Record};
+
+fn read(params: &str) -> (GoogleCloudConfig, Vec<Diagnostic>) {
+    let text = format!("<match **>\n  @type google_cloud\n{params}</match>\n");
+    let (root, mut diags) =
+        parse_str_tolerant(&text, Path::new("fluent.conf"), &ParseOptions::default());
+    let mut top = Reader::new(&root, &mut diags);
+    let section = top.sections("match")[0];
+    let mut r = top.child(section);
+    let _ = r.plugin_type();
+    let config = GoogleCloudConfig::from_reader(&mut r);
+    r.finish();
+    top.finish();
+    (config, diags)
+}
+
+#[test]
+fn parameters_keep_the_ruby_plugin_names() {
+    let (c, diags) = read(concat!(
+        "  project_id my-project\n  zone asia-northeast1-a\n  vm_id 42\n",
+        "  resource_type container\n  resource_labels cluster_name:fastapi-cluster\n",
+        "  labels env:prod,team:api\n  use_metadata_service false\n  partial_success false\n",
+        "  detect_json true\n  split_logs_by_tag true\n  endpoint http://127.0.0.1:8085/\n",
+        "  max_request_bytes 1m\n  max_entry_bytes 100k\n  oversize_entries truncate\n",
+        "  compress gzip\n  dead_letter_path /var/log/dead.jsonl\n  request_timeout 5s\n",
+        "  k8s_pod_name api-0\n  use_grpc true\n  enable_monitoring false\n",
+    ));
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let warnings: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("`use_grpc`") && warnings[0].contains("no effect"));
+    assert_eq!(c.project_id.as_deref(), Some("my-project"));
+    assert_eq!(c.zone.as_deref(), Some("asia-northeast1-a"));
+    assert_eq!(c.vm_id.as_deref(), Some("42"));
+    assert_eq!(c.resource_type.as_deref(), Some("container"));
+    assert_eq!(c.resource_labels["cluster_name"], "fastapi-cluster");
+    assert_eq!(c.labels.len(), 2);
+    assert!(!c.use_metadata_service && !c.partial_success);
+    assert!(c.detect_json && c.split_logs_by_tag);
+    assert_eq!(c.endpoint, "http://127.0.0.1:8085");
+    assert!(c.endpoint_explicit && c.is_local_endpoint());
+    assert_eq!(c.max_request_bytes, 1024 * 1024);
+    assert_eq!(c.max_entry_bytes, 100 * 1024);
+    assert_eq!(c.oversize_entries, OversizeEntries::Truncate);
+    assert_eq!(c.compress, Compression::Gzip);
+    assert_eq!(c.dead_letter_path, Path::new("/var/log/dead.jsonl"));
+    assert_eq!(c.request_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(c.k8s_pod_name.as_deref(), Some("api-0"));
+}
+
+#[test]
+fn defaults_match_the_ruby_plugin() {
+    let (c, diags) = read("");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert!(c.use_metadata_service && c.partial_success);
+    assert!(!c.detect_json && !c.split_logs_by_tag);
+    assert_eq!(c.endpoint, "https://logging.googleapis.com");
+    assert!(!c.is_local_endpoint());
+    assert_eq!(c.auth, AuthMode::Auto);
+    assert_eq!(c.max_request_bytes, 10_000_000);
+    assert_eq!(c.max_entry_bytes, 256 * 1024);
+    assert_eq!(c.compress, Compression::None);
+}
+
+#[test]
+fn bad_values_point_at_the_parameter() {
+    for params in [
+        "  max_request_bytes 20m\n",
+        "  max_entry_bytes 1m\n",
+        "  endpoint ftp://example.com\n",
+        "  endpoint http://127.0.0.1:8085/v2\n",
+        "  oversize_entries chop\n",
+        "  auth magic\n",
+        "  project_ud p\n",
+    ] {
+        let (_, diags) = read(params);
+        let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{params}: {diags:?}");
+        assert_eq!(errors[0].span.line, 3, "{params}");
+    }
+}
+
+#[test]
+fn environment_fills_downward_api_names_and_credentials() {
+    let env = |k: &str| {
+        Some(match k {
+            "POD_NAME" => "api-1",
+            "POD_NAMESPACE" => "prod",
+            "CONTAINER_NAME" => "logferry",
+            "GOOGLE_APPLICATION_CREDENTIALS" => "/secrets/key.json",
+            "GCE_METADATA_HOST" => "127.0.0.1:9999",
+            "HOME" => "/home/u",
+            _ => return None,
+        })
+        .map(str::to_owned)
+    };
+    let c = GoogleCloudConfig::default().with_env(env);
+    assert_eq!(c.k8s_pod_name.as_deref(), Some("api-1"));
+    assert_eq!(c.k8s_namespace_name.as_deref(), Some("prod"));
+    assert_eq!(c.k8s_container_name.as_deref(), Some("logferry"));
+    assert_eq!(
+        c.credentials_path.as_deref(),
+        Some(Path::new("/secrets/key.json"))
+    );
+    assert_eq!(c.metadata_host, "127.0.0.1:9999");
+    assert_eq!(
+        c.adc_well_known_path.as_deref(),
+        Some(Path::new(
+            "/home/u/.config/gcloud/application_default_credentials.json"
+        ))
+    );
+}
+
+#[test]
+fn configured_labels_override_detected_ones() {
+    let config = GoogleCloudConfig {
+        project_id: Some("p".into()),
+        resource_type: Some("k8s_container".into()),
+        resource_labels: [("cluster_name".to_owned(), "fastapi-cluster".to_owned())].into(),
+        ..GoogleCloudConfig::default()
+    };
+    let resolved = resolve(&config, &MachineFacts::default(), None).unwrap();
+    assert_eq!(
+        resolved.resource,
+        MonitoredResource::new(
+            "k8s_container",
+            [("project_id", "p"), ("cluster_name", "fastapi-cluster")]
+        )
+    );
+}
+
+#[test]
+fn split_text_cuts_on_character_boundaries_within_the_budget() {
+    let text = "aé😀\"\n\u{1}ログ".repeat(50);
+    for budget in [6, 7, 10, 33, 100] {
+        let parts = split_text(text.as_bytes(), budget);
+        let mut joined = String::new();
+        for r in &parts {
+            let piece = &text[r.clone()];
+            assert!(
+                serde_json::to_string(piece).unwrap().len() - 2 <= budget,
+                "{budget}"
+            );
+            joined.push_str(piece);
+        }
+        assert_eq!(joined, text);
+    }
+    // Invalid UTF-8 is never cut inside a sequence and costs U+FFFD's three bytes.
+    let bytes = b"ab\xff\xfecd\xe3\x83";
+    let parts = split_text(bytes, 6);
+    assert_eq!(parts.iter().map(|r| r.len()).sum::<usize>(), bytes.len());
+    assert_eq!(split_text(b"", 10), vec![0..0]);
+}
+
+fn settings(max_request: usize, max_entry: usize, oversize: OversizeEntries) -> EncodeSettings {
+    EncodeSettings {
+        project_id: "p".into(),
+        header: WriteLogEntriesRequest {
+            resource: Some(MonitoredResource::global()),
+            partial_success: true,
+            ..WriteLogEntriesRequest::default()
+        },
+        split_logs_by_tag: false,
+        detect_json: false,
+        max_request_bytes: max_request,
+        max_entry_bytes: max_entry,
+        oversize,
+    }
+}
+
+fn text_event(offset: u64, text: Vec<u8>) -> Event {
+    Event {
+        tag: Arc::from("t"),
+        time: Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 0,
+        },
+        record: Record::Line(Bytes::from(text)),
+        origin: Some(Origin { file: 9, offset }),
+    }
+}
+
+#[test]
+fn requests_stay_under_the_limit_and_keep_every_entry_in_order() {
+    let events: Vec<Event> = (0..500)
+        .map(|i| {
+            text_event(
+                i * 1000,
+                vec![b'a' + (i % 26) as u8; (i as usize * 37) % 900],
+            )
+        })
+        .collect();
+    let encoded = encode_chunk(&settings(8_000, 4_000, OversizeEntries::Split), &events);
+    let mut ids = Vec::new();
+    for batch in &encoded.batches {
+        assert!(batch.body.len() <= 8_000);
+        let request: WriteLogEntriesRequest = serde_json::from_slice(&batch.body).unwrap();
+        assert_eq!(request.entries.len(), batch.entries.len());
+        for (i, entry) in request.entries.iter().enumerate() {
+            let alone: LogEntry = serde_json::from_slice(batch.entry(i)).unwrap();
+            assert_eq!(&alone, entry);
+            ids.push(entry.insert_id.clone().unwrap());
+        }
+        let half = batch.subset(0..batch.entries.len() / 2);
+        let parsed: WriteLogEntriesRequest = serde_json::from_slice(&half.body).unwrap();
+        assert_eq!(
+            parsed.entries[..],
+            request.entries[..batch.entries.len() / 2]
+        );
+    }
+    let want: Vec<String> = (0..500)
+        .map(|i| gcloud_logging::insert_id(9, i * 1000, None))
+        .collect();
+    assert_eq!(ids, want);
+    assert_eq!(encoded.entries, 500);
+}
+
+#[test]
+fn oversize_text_is_truncated_with_a_marker() {
+    let events = vec![text_event(0, vec![b'z'; 10_000])];
+    let encoded = encode_chunk(
+        &settings(100_000, 2_000, OversizeEntries::Truncate),
+        &events,
+    );
+    let request: WriteLogEntriesRequest = serde_json::from_slice(&encoded.batches[0].body).unwrap();
+    assert_eq!(request.entries.len(), 1);
+    let text = request.entries[0].text_payload.as_deref().unwrap();
+    assert!(
+        text.starts_with("zzzz") && text.ends_with("of 10000 bytes kept]"),
+        "{text}"
+    );
+    assert!(encoded.batches[0].entry(0).len() <= 2_000);
+}
+
+#[test]
+fn oversize_json_splits_its_largest_string_field() {
+    let big = "x".repeat(5_000);
+    let map = json!({"message": "m", "detail": {"stack": big, "small": "s"}, "n": 1});
+    let event = Event {
+        record: Record::Map(map.as_object().unwrap().clone()),
+        ..text_event(7, Vec::new())
+    };
+    let encoded = encode_chunk(
+        &settings(100_000, 2_000, OversizeEntries::Split),
+        &[event.clone()],
+    );
+    let request: WriteLogEntriesRequest = serde_json::from_slice(&encoded.batches[0].body).unwrap();
+    assert!(request.entries.len() >= 3);
+    let mut joined = String::new();
+    for (i, entry) in request.entries.iter().enumerate() {
+        let payload = entry.json_payload.as_ref().unwrap();
+        assert_eq!(payload["message"], "m");
+        assert_eq!(payload["detail"]["small"], "s");
+        joined.push_str(payload["detail"]["stack"].as_str().unwrap());
+        assert_eq!(entry.split.as_ref().unwrap().index as usize, i);
+        assert!(encoded.batches[0].entry(i).len() <= 2_000);
+    }
+    assert_eq!(joined, big);
+
+    // Nothing splittable: the entry is set aside for the dead-letter file, not dropped.
+    let numbers: serde_json::Map<String, serde_json::Value> =
+        (0..400).map(|i| (format!("k{i}"), json!(i))).collect();
+    let event = Event {
+        record: Record::Map(numbers),
+        ..text_event(8, Vec::new())
+    };
+    let encoded = encode_chunk(&settings(100_000, 2_000, OversizeEntries::Split), &[event]);
+    assert!(encoded.batches.is_empty());
+    assert_eq!(encoded.unsendable.len(), 1);
+}
+
+#[test]
+fn retry_hints_come_from_the_header_or_retry_info() {
+    use super::service::retry_after;
+    use std::time::Duration;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("retry-after", "7".parse().unwrap());
+    assert_eq!(retry_after(&headers, None), Some(Duration::from_secs(7)));
+    let body: gcloud_logging::ErrorBody = serde_json::from_value(json!({"error": {
+        "code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED",
+        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.500s"}]}}))
+    .unwrap();
+    assert_eq!(
+        retry_after(&http::HeaderMap::new(), Some(&body)),
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(retry_after(&http::HeaderMap::new(), None), None);
+}
