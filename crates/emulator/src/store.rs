@@ -210,11 +210,15 @@ impl Store {
 
     /// One page of entries matching `q`.
     pub fn list(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
-        let mut sql = String::from("SELECT timestamp_nanos, insert_id, entry FROM entries WHERE ");
+        let narrowing = q.narrow.then(|| q.query.restrictions());
+        let mut sql = format!(
+            "SELECT timestamp_nanos, insert_id, entry FROM entries INDEXED BY {} WHERE ",
+            ordered_index(narrowing.as_ref())
+        );
         let mut args: Vec<SqlValue> = Vec::new();
         push_in(&mut sql, &mut args, "parent", &q.parents);
-        if q.narrow {
-            push_narrowing(&mut sql, &mut args, &q.query.restrictions());
+        if let Some(narrowing) = &narrowing {
+            push_narrowing(&mut sql, &mut args, narrowing);
         }
         if let Some(after) = &q.after {
             let cmp = if q.descending { "<" } else { ">" };
@@ -327,11 +331,28 @@ CREATE TABLE entries (
     entry TEXT NOT NULL
 );
 CREATE UNIQUE INDEX entries_dedup ON entries (parent, timestamp_nanos, insert_id);
-CREATE INDEX entries_log ON entries (parent, log_name, timestamp_nanos);
-CREATE INDEX entries_log_id ON entries (parent, log_id, timestamp_nanos);
-CREATE INDEX entries_severity ON entries (parent, severity, timestamp_nanos);
-CREATE INDEX entries_resource ON entries (parent, resource_type, timestamp_nanos);
+CREATE INDEX entries_log ON entries (parent, log_name, timestamp_nanos, insert_id);
+CREATE INDEX entries_log_id ON entries (parent, log_id, timestamp_nanos, insert_id);
+CREATE INDEX entries_severity ON entries (parent, severity, timestamp_nanos, insert_id);
+CREATE INDEX entries_resource ON entries (parent, resource_type, timestamp_nanos, insert_id);
 ";
+
+/// The index to scan: one already in (timestamp, insertId) order for the rows asked for, so a
+/// page stops after `page_size` matches instead of sorting every candidate first. SQLite's
+/// planner cannot know the scan stops early and would otherwise pick e.g. the severity index
+/// and sort all its rows.
+fn ordered_index(narrowing: Option<&Narrowing>) -> &'static str {
+    let single = |set: &Option<Vec<String>>| set.as_ref().is_some_and(|v| v.len() == 1);
+    match narrowing {
+        Some(n) if single(&n.log_ids) => "entries_log_id",
+        Some(n) if single(&n.log_names) => "entries_log",
+        Some(n) if single(&n.resource_types) => "entries_resource",
+        Some(n) if n.min_severity.is_some() && n.min_severity == n.max_severity => {
+            "entries_severity"
+        }
+        _ => "entries_dedup",
+    }
+}
 
 fn push_in(sql: &mut String, args: &mut Vec<SqlValue>, column: &str, values: &[String]) {
     if values.is_empty() {

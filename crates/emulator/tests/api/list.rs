@@ -250,3 +250,40 @@ async fn entries_survive_a_restart_on_the_same_data_dir() {
     assert_eq!(server.list_all("p", "").await.len(), 10);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn retention_deletes_entries_older_than_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut config = emulator::EmulatorConfig::new(temp.path());
+    config.retention = Some(std::time::Duration::from_secs(20));
+    let server = Server::start_with(config).await;
+    let now = gcloud_logging::Timestamp::now().seconds;
+    let at = |offset: i64| {
+        gcloud_logging::Timestamp::new(now + offset, 0)
+            .unwrap()
+            .to_string()
+    };
+    let resp = server
+        .write(
+            json!({"logName": "projects/p/logs/x", "resource": {"type": "global"}, "entries": [
+                {"textPayload": "old", "timestamp": at(-3600)},
+                {"textPayload": "kept", "timestamp": at(23 * 3600)},
+            ]}),
+        )
+        .await;
+    assert_eq!(resp.status, 200);
+    let deadline = tokio::time::Instant::now() + crate::support::DEADLINE;
+    loop {
+        let left = server.list_all("p", "").await;
+        if left.len() == 1 {
+            assert_eq!(left[0]["textPayload"], "kept");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retention never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}

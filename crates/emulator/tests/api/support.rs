@@ -33,10 +33,14 @@ impl Server {
     }
 
     pub async fn start_in(dir: &Path) -> Server {
+        Server::start_with(EmulatorConfig::new(dir)).await
+    }
+
+    pub async fn start_with(config: EmulatorConfig) -> Server {
+        let dir = config.data_dir.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let config = EmulatorConfig::new(dir);
         let task = tokio::spawn(serve(listener, config, async {
             let _ = rx.await;
         }));
@@ -45,7 +49,7 @@ impl Server {
         Server {
             url,
             client,
-            dir: dir.to_path_buf(),
+            dir,
             shutdown: Some(tx),
             task: Some(task),
             _temp: None,
