@@ -97,7 +97,7 @@ fn bad_values_point_at_the_parameter() {
 #[test]
 fn environment_fills_downward_api_names_and_credentials() {
     let env = |k: &str| {
-        Some(match k {
+        let value = match k {
             "POD_NAME" => "api-1",
             "POD_NAMESPACE" => "prod",
             "CONTAINER_NAME" => "logferry",
@@ -105,8 +105,8 @@ fn environment_fills_downward_api_names_and_credentials() {
             "GCE_METADATA_HOST" => "127.0.0.1:9999",
             "HOME" => "/home/u",
             _ => return None,
-        })
-        .map(str::to_owned)
+        };
+        Some(value.to_owned())
     };
     let c = GoogleCloudConfig::default().with_env(env);
     assert_eq!(c.k8s_pod_name.as_deref(), Some("api-1"));
@@ -256,7 +256,7 @@ fn oversize_json_splits_its_largest_string_field() {
     };
     let encoded = encode_chunk(
         &settings(100_000, 2_000, OversizeEntries::Split),
-        &[event.clone()],
+        std::slice::from_ref(&event),
     );
     let request: WriteLogEntriesRequest = serde_json::from_slice(&encoded.batches[0].body).unwrap();
     assert!(request.entries.len() >= 3);
