@@ -165,14 +165,19 @@ def main() -> None:
     if cores > 1:
         rows += [fastapi(cores), rust(cores)]
 
-    table = ["| server | requests/s | p50 ms | p99 ms | CPU s | peak RSS MiB | log lines / request |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    table = ["| server | requests/s | p50 ms | p99 ms | CPU s | CPU µs / request | peak RSS MiB | log lines / request |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         table.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                     f"{r['cpu']:.1f} | {r['rss']:.1f} | {r['lines_per_request']:.3f} |")
+                     f"{r['cpu']:.1f} | {r['cpu'] / r['requests'] * 1e6:.0f} | {r['rss']:.1f} | "
+                     f"{r['lines_per_request']:.3f} |")
     table.append("")
     table.append(f"At 1 worker the Rust API serves **{rows[1]['rps'] / rows[0]['rps']:.0f}x** the "
-                 f"requests/s of FastAPI (p99 {rows[1]['p99']:.2f} ms vs {rows[0]['p99']:.2f} ms).")
+                 f"requests/s of FastAPI (p99 {rows[1]['p99']:.2f} ms vs {rows[0]['p99']:.2f} ms) and "
+                 f"spends **{(rows[0]['cpu'] / rows[0]['requests']) / (rows[1]['cpu'] / rows[1]['requests']):.0f}x** "
+                 f"less CPU per request.")
+    with open("/proc/loadavg") as f:
+        table.append(f"Load average at the end (other work on the machine): {f.read().split()[0]}.")
     for r in rows:
         if r["non2xx"] or r["socket_errors"]:
             table.append(f"- {r['name']}: non-2xx {r['non2xx']}, socket errors {r['socket_errors']}")
