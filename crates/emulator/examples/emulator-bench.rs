@@ -45,14 +45,14 @@ fn entry(i: usize, base: i64) -> Value {
         "INFO", "INFO", "INFO", "DEBUG", "WARNING", "INFO", "INFO", "ERROR",
     ][i % 8];
     let mut e = json!({
-        "logName": if i % 10 == 0 { "projects/bench/logs/stderr" } else { "projects/bench/logs/app.log" },
+        "logName": if i.is_multiple_of(10) { "projects/bench/logs/stderr" } else { "projects/bench/logs/app.log" },
         "resource": resource,
         "timestamp": ts.to_string(),
         "insertId": format!("{i:012}"),
         "severity": severity,
         "labels": {"pod": format!("web-{}", i % 13)},
     });
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         e["textPayload"] = json!(format!("GET /items/{i} 200 {}ms", i % 97));
     } else {
         e["jsonPayload"] = json!({"message": format!("request {i} handled"), "status": if i % 50 == 1 { 503 } else { 200 }, "latency_ms": i % 97});
