@@ -70,8 +70,7 @@ pub enum OutputKind {
     Stdout,
     Null,
     File(FileSinkConfig),
-    /// Wired once the google_cloud sink lands.
-    GoogleCloud,
+    GoogleCloud(Box<crate::sinks::google_cloud::GoogleCloudConfig>),
 }
 
 impl OutputKind {
@@ -80,7 +79,7 @@ impl OutputKind {
             OutputKind::Stdout => "stdout",
             OutputKind::Null => "null",
             OutputKind::File(_) => "file",
-            OutputKind::GoogleCloud => "google_cloud",
+            OutputKind::GoogleCloud(_) => "google_cloud",
         }
     }
 }
@@ -296,15 +295,9 @@ fn read_output(r: &mut Reader<'_>, index: usize) -> Option<OutputDef> {
                 sync: true,
             })
         }
-        "google_cloud" => {
-            r.error_at(
-                &span,
-                "output plugin `google_cloud` is not available in this build yet",
-                None,
-            );
-            let _ = r.rest();
-            OutputKind::GoogleCloud
-        }
+        "google_cloud" => OutputKind::GoogleCloud(Box::new(
+            crate::sinks::google_cloud::GoogleCloudConfig::from_reader(r),
+        )),
         other => {
             unknown_type(r, other, &span, "output", OUTPUT_TYPES);
             return None;

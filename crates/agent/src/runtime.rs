@@ -163,8 +163,8 @@ async fn build_sink(kind: &OutputKind) -> Result<Arc<dyn Sink>, String> {
         OutputKind::Stdout => Arc::new(StdoutSink),
         OutputKind::Null => Arc::new(NullSink),
         OutputKind::File(config) => Arc::new(FileSink::new(config.clone())),
-        OutputKind::GoogleCloud => {
-            return Err("the google_cloud output is not available in this build yet".into());
+        OutputKind::GoogleCloud(config) => {
+            crate::sinks::google_cloud::build((**config).clone()).await?
         }
     })
 }
