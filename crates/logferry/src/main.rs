@@ -36,6 +36,10 @@ enum Command {
     Run(RunArgs),
     /// Validate a config and print the resolved pipeline (like `fluentd --dry-run`).
     Check(CheckArgs),
+    /// Run the local Cloud Logging emulator (REST API, durable store, query language).
+    Emulator(emulator::cli::EmulatorArgs),
+    /// Read entries like `gcloud logging read` (from the emulator).
+    Query(emulator::cli::QueryArgs),
 }
 
 #[derive(Args, Clone)]
@@ -88,7 +92,29 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check(args)) => check::run(&config_path(args.config)),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Emulator(args)) => {
+            logging::init(LogFormat::Text, "info");
+            block_on(emulator::cli::run(args))
+        }
+        Some(Command::Query(args)) => block_on(emulator::cli::run_query(args)),
         None => run(cli.run),
+    }
+}
+
+fn block_on(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build();
+    match runtime
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r.block_on(future))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod e2e {
     pub mod check;
+    pub mod cloud_logging;
     pub mod support;
     pub mod tail;
 }

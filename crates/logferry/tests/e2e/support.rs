@@ -166,3 +166,80 @@ pub fn assert_exactly_once_in_order(got: &[String], n: usize) {
         );
     }
 }
+
+/// A `logferry emulator` child process on 127.0.0.1 with its own data dir.
+pub struct Emulator {
+    pub child: Child,
+    pub url: String,
+    stderr: PathBuf,
+}
+
+impl Emulator {
+    pub fn start(dir: &Path) -> Emulator {
+        let stderr = dir.join(format!("emulator.stderr.{}", next_id()));
+        let child = Command::new(BIN)
+            .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.join("emulator-data"))
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start the emulator");
+        let mut url = String::new();
+        wait_until("the emulator to listen", || {
+            let text = fs::read_to_string(&stderr).unwrap_or_default();
+            match text
+                .lines()
+                .find_map(|l| l.split("emulator listening on ").nth(1))
+            {
+                Some(u) => {
+                    url = u.trim().to_string();
+                    true
+                }
+                None => false,
+            }
+        });
+        Emulator { child, url, stderr }
+    }
+
+    /// Entries matching `filter`, oldest first, via `logferry query`.
+    pub fn query(&self, filter: &str) -> Vec<serde_json::Value> {
+        let out = Command::new(BIN)
+            .args([
+                "query",
+                "--emulator",
+                &self.url,
+                "--project",
+                "local-project",
+                "--limit",
+                "100000",
+                "--order",
+                "asc",
+                "--format",
+                "json",
+                "--freshness",
+                "3650d",
+            ])
+            .arg(filter)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "query failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            fs::read_to_string(&self.stderr).unwrap_or_default()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "bad query output ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
