@@ -785,3 +785,16 @@ async fn split_logs_by_tag_sends_one_request_per_tag() {
         "projects/test-project/logs/web%2Faccess%20log"
     );
 }
+
+#[tokio::test]
+async fn a_request_whose_every_entry_is_refused_is_retried_not_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let logging = FakeLogging::start().await;
+    logging.reject_when(RejectAs::WholeRequest, |_| true);
+    let sink = start_sink(config(&logging, dir.path())).await;
+    let chunk = Arc::new(lines(8, 40));
+    let error = sink.send(chunk).await.unwrap_err();
+    assert!(error.message.contains("refused every entry"), "{error}");
+    assert!(dead_letters(dir.path()).is_empty());
+    assert_eq!(stat(&sink.stats().entries_dead_lettered), 0);
+}

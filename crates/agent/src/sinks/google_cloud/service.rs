@@ -68,13 +68,21 @@ impl Service {
     /// Delivers every entry of `batch`, or dead-letters the ones the API refuses; `Err` means
     /// retry later (the entries in this batch may or may not have been written).
     pub async fn deliver(&self, batch: Batch) -> Result<(), SinkError> {
+        let original = batch.entries.len();
         let mut pending = vec![batch];
+        // Entries a whole-request 400 pinned down by bisection; dead-lettered at the end unless
+        // every entry of the request was refused.
+        let mut refused: Vec<(Batch, Status)> = Vec::new();
+        let mut delivered_any = false;
         while let Some(batch) = pending.pop() {
             if batch.entries.is_empty() {
                 continue;
             }
             match self.post(&batch).await? {
-                Answer::Delivered => self.delivered(batch.entries.len()),
+                Answer::Delivered => {
+                    delivered_any = true;
+                    self.delivered(batch.entries.len());
+                }
                 Answer::PartialErrors(errors) => {
                     let rejected: Vec<usize> = errors.iter().map(|(i, _)| *i).collect();
                     self.dead_letter_entries(&batch, errors).await?;
@@ -82,6 +90,7 @@ impl Service {
                         .filter(|i| !rejected.contains(i))
                         .collect();
                     if self.partial_success {
+                        delivered_any |= !rest.is_empty();
                         self.delivered(rest.len());
                     } else {
                         // Nothing was written: send the others again, on their own.
@@ -89,7 +98,7 @@ impl Service {
                     }
                 }
                 Answer::BadRequest(status) if batch.entries.len() == 1 => {
-                    self.dead_letter_entries(&batch, vec![(0, status)]).await?;
+                    refused.push((batch, status));
                 }
                 Answer::BadRequest(status) => {
                     self.stats.bisections.fetch_add(1, Ordering::Relaxed);
@@ -100,6 +109,22 @@ impl Service {
                     pending.push(batch.subset(0..half));
                 }
             }
+        }
+        if original > 1 && !delivered_any && refused.len() == original {
+            // Every entry refused on its own: the request itself (resource, labels, project) is
+            // wrong, not the entries. Keep them and retry until the configuration is fixed.
+            let message = refused
+                .first()
+                .map(|(_, s)| s.message.clone())
+                .unwrap_or_default();
+            error!(entries = original, error = %message,
+                "Cloud Logging refused every entry of a request; this looks like a configuration problem (resource, labels, project); will retry");
+            return Err(SinkError::new(format!(
+                "entries:write refused every entry: {message}"
+            )));
+        }
+        for (batch, status) in refused {
+            self.dead_letter_entries(&batch, vec![(0, status)]).await?;
         }
         Ok(())
     }

@@ -300,3 +300,40 @@ fn retry_hints_come_from_the_header_or_retry_info() {
     );
     assert_eq!(retry_after(&http::HeaderMap::new(), None), None);
 }
+
+#[test]
+fn credentials_files_load_and_never_print_their_secrets() {
+    use super::auth::load_credentials_file;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("adc.json");
+    std::fs::write(
+        &path,
+        json!({"type": "authorized_user", "client_id": "cid.apps.googleusercontent.com",
+               "client_secret": "s3cret-value", "refresh_token": "1//refresh-value",
+               "quota_project_id": "q"})
+        .to_string(),
+    )
+    .unwrap();
+    let (credentials, project) = load_credentials_file(&path).unwrap();
+    assert_eq!(project, None);
+    let shown = format!("{credentials:?}");
+    assert!(shown.contains("cid.apps"), "{shown}");
+    assert!(
+        !shown.contains("s3cret") && !shown.contains("refresh-value"),
+        "{shown}"
+    );
+
+    std::fs::write(&path, r#"{"type":"service_account","client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}"#).unwrap();
+    let error = load_credentials_file(&path).err().unwrap();
+    assert!(
+        error.contains("PKCS#8") && !error.contains("AAAA"),
+        "{error}"
+    );
+    std::fs::write(&path, r#"{"type":"external_account"}"#).unwrap();
+    assert!(
+        load_credentials_file(&path)
+            .err()
+            .unwrap()
+            .contains("external_account")
+    );
+}
