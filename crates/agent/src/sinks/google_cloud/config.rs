@@ -84,6 +84,9 @@ pub struct GoogleCloudConfig {
     pub max_entry_bytes: usize,
     pub oversize_entries: OversizeEntries,
     pub compress: Compression,
+    /// JSON lines of rejected entries with their status. Default
+    /// `$TMPDIR/logferry-dead-letter.jsonl`; every rejection is also logged at ERROR, so it is
+    /// visible in the container's output even where the file does not outlive the pod.
     pub dead_letter_path: PathBuf,
     pub request_timeout: Duration,
     /// Connect/answer timeout of each metadata-server call during detection.
