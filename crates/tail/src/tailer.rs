@@ -21,6 +21,12 @@ use crate::discovery::PathSpec;
 use crate::file::{FileId, LongLines, OpenFile, Piece};
 use crate::pos_file::{self, PosEntry, UNWATCHED};
 
+/// Fully read rotated files remembered in the pos_file.
+const KEEP_CLOSED: usize = 16;
+
+/// How far file modification times may lag the precise clock.
+const COARSE_CLOCK_SLACK: Duration = Duration::from_millis(50);
+
 /// Settings of one tail source (fluentd `in_tail` names).
 #[derive(Debug, Clone)]
 pub struct TailConfig {
@@ -145,6 +151,9 @@ pub struct Tailer {
     seen: HashSet<PathBuf>,
     unreadable: HashMap<PathBuf, String>,
     next_refresh: Option<Instant>,
+    /// Paths whose file rotated away while no successor was there yet: when one appears, look
+    /// again for files that came and went in between.
+    rotated_since: HashMap<PathBuf, std::time::SystemTime>,
     /// Files read to their end and closed, so a sibling scan never reads them again.
     finished: std::collections::VecDeque<FileId>,
     notices: Vec<Notice>,
@@ -169,6 +178,7 @@ impl Tailer {
             unreadable: HashMap::new(),
             next_refresh: None,
             finished: Default::default(),
+            rotated_since: HashMap::new(),
             notices: bad
                 .into_iter()
                 .map(|b| Notice::PosFileDamaged {
@@ -273,13 +283,30 @@ impl Tailer {
         {
             self.dirty = true;
         }
-        self.positions.retain(|_, p| p.open || !p.checkpoint.idle());
+        self.prune_closed();
     }
 
     /// Issues a sequence number without data, for records a consumer finishes later (a
     /// multiline record flushed by its timer). `None` if the file is no longer tracked.
     pub fn reserve(&mut self, file: FileId) -> Option<u64> {
         self.positions.get_mut(&file).map(|p| p.checkpoint.issue())
+    }
+
+    /// Closed files stay in the pos_file (fully read) so a restart knows not to read them
+    /// again; only the most recent few are kept.
+    fn prune_closed(&mut self) {
+        let mut closed: Vec<(u64, FileId)> = self
+            .positions
+            .iter()
+            .filter(|(_, p)| !p.open && p.checkpoint.idle())
+            .map(|(id, p)| (p.opened, *id))
+            .collect();
+        if closed.len() > KEEP_CLOSED {
+            closed.sort();
+            for (_, id) in &closed[..closed.len() - KEEP_CLOSED] {
+                self.positions.remove(id);
+            }
+        }
     }
 
     /// True when every chunk handed out has been acknowledged.
@@ -383,6 +410,7 @@ impl Tailer {
         }
         for (path, since) in missed {
             self.follow_missed_rotations(&path, since, now);
+            self.rotated_since.insert(path.to_path_buf(), since);
         }
     }
 
@@ -449,6 +477,18 @@ impl Tailer {
 
     /// Starts following files that appeared at configured paths.
     fn discover(&mut self, now: Instant) {
+        // A path whose file rotated away with no successor yet: files may come and go there
+        // before one stays long enough to be seen at the path itself.
+        let waiting: Vec<(PathBuf, std::time::SystemTime)> = self
+            .rotated_since
+            .iter()
+            .map(|(p, s)| (p.clone(), *s))
+            .collect();
+        for (path, since) in waiting {
+            if !path.exists() {
+                self.follow_missed_rotations(&path, since, now);
+            }
+        }
         let refresh = self.next_refresh.is_none_or(|at| now >= at);
         let candidates: Vec<PathBuf> = if refresh {
             self.next_refresh = Some(now + self.cfg.refresh_interval);
@@ -462,12 +502,12 @@ impl Tailer {
                 .iter()
                 .any(|t| t.rotated_at.is_none() && *t.file.path == *path);
             if !has_current {
-                self.start_following(path);
+                self.start_following(path, now);
             }
         }
     }
 
-    fn start_following(&mut self, path: PathBuf) {
+    fn start_following(&mut self, path: PathBuf, now: Instant) {
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return,
@@ -479,6 +519,9 @@ impl Tailer {
         let id = FileId::of(&meta);
         if self.files.iter().any(|t| t.file.id == id) {
             return; // already followed under another name (a rotated file matched by a glob)
+        }
+        if let Some(since) = self.rotated_since.remove(&path) {
+            self.follow_missed_rotations(&path, since, now);
         }
         let key = path.to_string_lossy().into_owned();
         let saved = self.saved.remove(&key).unwrap_or_default();
@@ -518,10 +561,13 @@ impl Tailer {
                     },
                 );
                 self.dirty = true;
+                // File times come from the kernel's coarse clock (a tick behind the precise
+                // one): allow for it, or a file written just after this one looks older.
+                let opened_at = std::time::SystemTime::now() - COARSE_CLOCK_SLACK;
                 self.files.push(Tracked {
                     file,
                     rotated_at,
-                    opened_at: std::time::SystemTime::now(),
+                    opened_at,
                 });
                 if rotated_at.is_none() {
                     self.notices.push(if resumed {
@@ -547,6 +593,7 @@ impl Tailer {
     /// unread lines: find it next to its old path by inode and finish it first.
     fn resume_rotated(&mut self, now: Instant) {
         let mut found = Vec::new();
+        let mut finished = Vec::new();
         for (path, entries) in &self.saved {
             let path = Path::new(path);
             let current = fs::metadata(path).ok().map(|m| m.ino());
@@ -563,12 +610,30 @@ impl Tailer {
                 if Some(entry.inode) == current {
                     continue;
                 }
-                if let Some((at, meta)) = siblings.iter().find(|(_, m)| m.ino() == entry.inode)
-                    && meta.len() > entry.offset
-                {
-                    found.push((path.to_path_buf(), at.clone(), entry.offset));
+                match siblings.iter().find(|(_, m)| m.ino() == entry.inode) {
+                    Some((at, meta)) if meta.len() > entry.offset => {
+                        found.push((path.to_path_buf(), at.clone(), entry.offset));
+                    }
+                    // Read to its end before the restart: never read it again.
+                    Some((_, meta)) => {
+                        finished.push((FileId::of(meta), path.to_path_buf(), entry.offset))
+                    }
+                    None => {}
                 }
             }
+        }
+        for (id, path, offset) in finished {
+            self.finished.push_back(id);
+            self.opened += 1;
+            self.positions.insert(
+                id,
+                Position {
+                    path: path.into(),
+                    checkpoint: Checkpoint::at(offset),
+                    open: false,
+                    opened: self.opened,
+                },
+            );
         }
         for (path, at, offset) in found {
             self.notices.push(Notice::ResumedRotated {
@@ -615,7 +680,7 @@ impl Tailer {
             if self.finished.len() > 256 {
                 self.finished.pop_front();
             }
-            self.positions.retain(|_, p| p.open || !p.checkpoint.idle());
+            self.prune_closed();
             self.dirty = true;
             self.notices.push(Notice::Closed {
                 path: tracked.file.path.to_path_buf(),

@@ -80,12 +80,20 @@ pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 }
 
 /// Polls `condition` until it holds; panics with `what` at the deadline.
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    assert!(wait_for(condition), "timed out waiting for {what}");
+}
+
+/// Polls `condition` until it holds or the deadline passes; says which.
+pub fn wait_for(mut condition: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        if start.elapsed() > DEADLINE {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+    true
 }
 
 /// The `message` of every JSON line the file output wrote (all files matching `prefix*`).

@@ -35,7 +35,11 @@ fn rename_rotation_every_10k_lines_delivers_each_line_once_in_order() {
         fs::write(&log, "").unwrap();
     }
     let out = dir.path().join("out.log");
-    wait_until("100,000 lines delivered", || count_lines(&out) >= total);
+    if !wait_for(|| count_lines(&out) >= total) {
+        // Name what is missing rather than only timing out.
+        assert_exactly_once_in_order(&messages(&out), total);
+        panic!("timed out:\n{}", agent.log());
+    }
     let log_text = agent.stop();
     assert_exactly_once_in_order(&messages(&out), total);
     assert!(log_text.contains("detected rotation"), "{log_text}");
