@@ -102,7 +102,9 @@ enum Routed {
 fn route(scope: &Scope, event: &mut Event) -> Routed {
     for step in &scope.steps {
         match step {
-            Step::Filter(pattern, filter) if pattern.matches(&event.tag) && !filter.apply(event) => {
+            Step::Filter(pattern, filter)
+                if pattern.matches(&event.tag) && !filter.apply(event) =>
+            {
                 return Routed::Filtered;
             }
             Step::Match(pattern, output) if pattern.matches(&event.tag) => {

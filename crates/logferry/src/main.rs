@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod demo;
 mod logging;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ enum Command {
     Emulator(emulator::cli::EmulatorArgs),
     /// Read entries like `gcloud logging read` (from the emulator).
     Query(emulator::cli::QueryArgs),
+    /// The whole system on this machine: emulator, web API and agent as in the pod.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Args, Clone)]
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             block_on(emulator::cli::run(args))
         }
         Some(Command::Query(args)) => block_on(emulator::cli::run_query(args)),
+        Some(Command::Demo(args)) => demo::run(args),
         None => run(cli.run),
     }
 }

@@ -25,7 +25,7 @@ impl GrepFilter {
                 if let (Some(key), Some(pattern)) = (key, pattern)
                     && let Some(regex) = compile(&mut s, &pattern)
                 {
-                        list.push((key, regex));
+                    list.push((key, regex));
                 }
                 s.finish();
             }

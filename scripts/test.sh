@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every check logferry has, on a fresh machine: installs what the tests drive (Google's Python
+# client, Chromium for the viewer's browser tests, Kubernetes schemas...), then formatting,
+# lints and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+python3 -m pip install --quiet -r scripts/test-requirements.txt
+# Each component that needs more than Python packages installs it here (idempotent).
+for setup in scripts/setup/*.sh; do
+  [ -e "$setup" ] && bash "$setup"
+done
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
