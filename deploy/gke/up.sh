@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Everything in order: cluster, images, manifests, verification.
+set -euo pipefail
+dir="$(dirname "$0")"
+bash "${dir}/create-cluster.sh"
+bash "${dir}/build.sh"
+bash "${dir}/apply.sh"
+bash "${dir}/verify.sh"
