@@ -18,19 +18,22 @@ use crate::sinks::file::FileSink;
 use crate::sinks::null::NullSink;
 use crate::sinks::stdout::StdoutSink;
 use crate::sinks::{Sink, spawn_output};
-use crate::sources::tail::{SourceControl, spawn_tail_source};
+use crate::sources::tail::{DrainPolicy, SourceControl, spawn_tail_source};
 
 /// How a run ends.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Longest time from the stop request to exit.
     pub drain_timeout: Duration,
+    /// How the sources decide the writer is done before their final read.
+    pub drain: DrainPolicy,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
             drain_timeout: Duration::from_secs(25),
+            drain: DrainPolicy::default(),
         }
     }
 }
@@ -95,7 +98,10 @@ pub async fn run(
         scopes.insert(label, Scope { steps });
     }
     let router = Arc::new(Router::new(scopes, handles));
-    let control = SourceControl::default();
+    let control = SourceControl {
+        policy: Arc::new(options.drain.clone()),
+        ..SourceControl::default()
+    };
     let mut threads = Vec::new();
     for source in pipeline.sources {
         match source.kind {

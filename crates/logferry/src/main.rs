@@ -53,9 +53,16 @@ struct RunArgs {
     /// Format of logferry's own log lines on stderr.
     #[arg(long, value_enum, default_value = "text", env = "LOGFERRY_LOG_FORMAT")]
     log_format: LogFormat,
-    /// Longest time from SIGTERM to exit.
+    /// Longest time from SIGTERM to exit (fits a 30 s grace period).
     #[arg(long, default_value = "25s", value_parser = parse_duration)]
     drain_timeout: Duration,
+    /// On SIGTERM, keep following the files until they have been quiet this long.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    drain_quiet: Duration,
+    /// On SIGTERM, keep following the files until this file exists (the app writes it on exit,
+    /// e.g. web-api's --exit-marker), instead of waiting for quiet files.
+    #[arg(long)]
+    writer_exit_marker: Option<PathBuf>,
     /// Verbosity of logferry's own log (error, warn, info, debug, trace).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -155,15 +162,18 @@ fn run(args: RunArgs) -> ExitCode {
         let stop = CancellationToken::new();
         let force = CancellationToken::new();
         tokio::spawn(watch_signals(stop.clone(), force.clone()));
-        agent::runtime::run(
-            pipeline,
-            agent::runtime::RunOptions {
-                drain_timeout: args.drain_timeout,
+        let options = agent::runtime::RunOptions {
+            drain_timeout: args.drain_timeout,
+            drain: agent::sources::tail::DrainPolicy {
+                quiet: args.drain_quiet,
+                writer_exit_marker: args.writer_exit_marker.clone(),
+                // Leave a third of the timeout (5 s at most) for delivery.
+                writer_wait_limit: args
+                    .drain_timeout
+                    .saturating_sub((args.drain_timeout / 3).min(Duration::from_secs(5))),
             },
-            stop,
-            force,
-        )
-        .await
+        };
+        agent::runtime::run(pipeline, options, stop, force).await
     });
     match result {
         Ok(summary) if summary.drained => {

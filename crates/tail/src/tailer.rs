@@ -430,6 +430,12 @@ impl Tailer {
             .as_ref()
             .and_then(|p| fs::metadata(p).ok())
             .map(|m| FileId::of(&m));
+        let pos_name = self
+            .cfg
+            .pos_file
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
         let Ok(listing) = fs::read_dir(dir) else {
             return;
         };
@@ -439,6 +445,8 @@ impl Tailer {
                 let name = e.file_name().to_string_lossy().into_owned();
                 name.starts_with(&base)
                     && name != base
+                    // The pos_file and whatever an agent keeps next to it (journals, temps).
+                    && !pos_name.as_deref().is_some_and(|p| name.starts_with(p))
                     && ![
                         ".gz", ".bz2", ".xz", ".zip", ".zst", ".pos", ".tmp", ".lock",
                     ]

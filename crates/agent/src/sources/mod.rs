@@ -1,6 +1,8 @@
 //! Inputs (`<source>`). Each source runs on its own thread, parses what it reads, runs the
 //! filters and hands events to the outputs, blocking when they are full (backpressure).
 
+pub mod forward;
+pub mod monitor;
 pub mod tail;
 
 use crate::ack::Ack;

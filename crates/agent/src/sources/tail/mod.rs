@@ -2,7 +2,8 @@
 //! truncation and the pos_file), parses their lines and emits events tagged after the file.
 
 mod config;
+mod read_times;
 mod source;
 
 pub use config::TailSourceConfig;
-pub use source::{SourceControl, spawn_tail_source};
+pub use source::{DrainPolicy, SourceControl, spawn_tail_source};

@@ -17,6 +17,7 @@ use tail::{Chunk, FileId, Notice, Tailer};
 use tracing::{debug, info, warn};
 
 use super::config::TailSourceConfig;
+use super::read_times::ReadTimes;
 use crate::ack::Ack;
 use crate::event::{Event, Origin, Record};
 use crate::parsers::{LineParser, Parsed};
@@ -26,10 +27,48 @@ use crate::sources::SourceBatch;
 /// How the runtime steers a source.
 #[derive(Clone, Default)]
 pub struct SourceControl {
-    /// Read every file to its end, hand out held lines, then stop reading.
+    /// Keep reading until the writer is done, read every file to its end, hand out held
+    /// lines, then stop reading.
     pub drain: Arc<AtomicBool>,
     /// Stop at once (the drain deadline passed): persist what is acknowledged.
     pub stop: Arc<AtomicBool>,
+    pub policy: Arc<DrainPolicy>,
+}
+
+/// When a draining source decides the application has stopped writing.
+#[derive(Debug, Clone)]
+pub struct DrainPolicy {
+    /// The files have been quiet this long.
+    pub quiet: Duration,
+    /// This file exists (the application writes it on exit; web-api's `--exit-marker`). When
+    /// set, quiet files alone do not end the wait.
+    pub writer_exit_marker: Option<std::path::PathBuf>,
+    /// Stop waiting for the writer after this long, leaving the rest of the drain timeout
+    /// for delivery.
+    pub writer_wait_limit: Duration,
+}
+
+impl Default for DrainPolicy {
+    fn default() -> Self {
+        Self {
+            quiet: Duration::from_secs(1),
+            writer_exit_marker: None,
+            writer_wait_limit: Duration::from_secs(15),
+        }
+    }
+}
+
+impl DrainPolicy {
+    fn writer_done(&self, draining_since: Instant, last_read: Instant) -> bool {
+        let now = Instant::now();
+        if now.duration_since(draining_since) >= self.writer_wait_limit {
+            return true;
+        }
+        match &self.writer_exit_marker {
+            Some(marker) => marker.exists(),
+            None => now.duration_since(last_read.max(draining_since)) >= self.quiet,
+        }
+    }
 }
 
 /// A file's parser, how far it has been fed, and the path the file was found at.
@@ -55,6 +94,7 @@ pub fn spawn_tail_source(
     control: SourceControl,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let tailer = Tailer::new(config.tail.clone(), Instant::now())?;
+    let config_pos_file = config.tail.pos_file.clone();
     std::thread::Builder::new()
         .name(format!("tail:{name}"))
         .spawn(move || {
@@ -70,6 +110,7 @@ pub fn spawn_tail_source(
                 tags: HashMap::new(),
                 last_persist: Instant::now(),
                 mismatches: 0,
+                read_times: config_pos_file.as_deref().map(ReadTimes::open),
             };
             source.run(&control);
         })
@@ -86,21 +127,31 @@ struct TailSource {
     tags: HashMap<Arc<Path>, Arc<str>>,
     last_persist: Instant,
     mismatches: u64,
+    read_times: Option<ReadTimes>,
 }
 
 const PERSIST_EVERY: Duration = Duration::from_millis(200);
 
 impl TailSource {
     fn run(&mut self, control: &SourceControl) {
+        let mut last_read = Instant::now();
+        let mut draining_since: Option<Instant> = None;
         loop {
             if control.stop.load(Ordering::Acquire) {
                 break;
             }
             let draining = control.drain.load(Ordering::Acquire);
+            if draining && draining_since.is_none() {
+                draining_since = Some(Instant::now());
+                info!("draining: following the files until the writer is done");
+            }
             self.take_acks(None);
             let chunks = self.tailer.poll(Instant::now());
             self.log_notices();
             let read_something = !chunks.is_empty();
+            if read_something {
+                last_read = Instant::now();
+            }
             let caught_up = self.tailer.caught_up();
             let count = chunks.len();
             for (i, chunk) in chunks.into_iter().enumerate() {
@@ -108,7 +159,11 @@ impl TailSource {
             }
             self.flush_due_records(draining);
             self.persist(false);
-            if draining && caught_up && !read_something {
+            if let Some(since) = draining_since
+                && caught_up
+                && !read_something
+                && control.policy.writer_done(since, last_read)
+            {
                 self.finish_drain();
                 break;
             }
@@ -159,6 +214,18 @@ impl TailSource {
         self.last_persist = Instant::now();
         if let Err(error) = self.tailer.persist() {
             warn!(pos_file = ?self.config.tail.pos_file, %error, "could not write the pos_file; will retry");
+            return;
+        }
+        if let Some(times) = &mut self.read_times {
+            let committed: HashMap<u64, u64> = self
+                .tailer
+                .pos_entries()
+                .into_iter()
+                .map(|e| (e.inode, e.offset))
+                .collect();
+            if let Err(error) = times.compact(&committed) {
+                warn!(%error, "could not compact the read-time journal");
+            }
         }
     }
 
@@ -197,6 +264,7 @@ impl TailSource {
         });
         state.last_end = chunk.end();
         let commit = parser.held_since().unwrap_or(chunk.end()).min(chunk.end());
+        self.stamp_read_times(&mut parsed, now, &chunk);
         let ack = self.ack_for(chunk.file, chunk.seq, commit);
         let events = self.make_events(parsed, &tag, chunk.file, &chunk.path);
         self.router.dispatch(
@@ -207,6 +275,31 @@ impl TailSource {
                 caught_up,
             },
         );
+    }
+
+    /// Lines read before a crash keep the time they were first read (see `read_times`); new
+    /// lines' read time is journaled.
+    fn stamp_read_times(&mut self, parsed: &mut [Parsed], now: Timestamp, chunk: &Chunk) {
+        let Some(times) = &mut self.read_times else {
+            return;
+        };
+        let inode = chunk.file.inode;
+        let mut first_new = chunk.start;
+        if !times.nothing_earlier() {
+            for p in parsed.iter_mut() {
+                if let Some(earlier) = times.earlier(inode, p.offset) {
+                    if p.time == now {
+                        p.time = earlier;
+                    }
+                    first_new = first_new.max(p.offset + 1);
+                }
+            }
+        }
+        if first_new < chunk.end()
+            && let Err(error) = times.record(inode, first_new, chunk.end(), now)
+        {
+            warn!(%error, "could not write the read-time journal: a crash now may show re-read lines twice");
+        }
     }
 
     fn flush_due_records(&mut self, draining: bool) {
