@@ -5,15 +5,23 @@
 //! next start to read again.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{OutputKind, PipelineConfig, SourceKind, StepDef};
+use crate::health::{self, PluginInfo, ReloadRequest};
+use crate::metrics;
 use crate::router::{Router, Scope, Step};
+use crate::sinks::forward::ForwardSink;
+use crate::sinks::metered::{MeteredSink, OutputMetrics};
+use crate::sources::forward::spawn_forward_source;
 use crate::sinks::file::FileSink;
 use crate::sinks::null::NullSink;
 use crate::sinks::stdout::StdoutSink;
@@ -57,6 +65,11 @@ pub enum RunError {
     },
     #[error("source {name} could not start: {error}")]
     Source { name: String, error: std::io::Error },
+    #[error("cannot serve the operations endpoint on {addr}: {error}")]
+    Endpoint {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
 }
 
 /// Runs `pipeline` until `stop` is cancelled, then drains. `force` cuts the drain short.
@@ -66,11 +79,25 @@ pub async fn run(
     stop: CancellationToken,
     force: CancellationToken,
 ) -> Result<RunSummary, RunError> {
+    run_with(pipeline, options, stop, force, Arc::default()).await
+}
+
+/// [`run`]; when `reloading` is set by the time `stop` fires, the sources stop at the end of
+/// their files for the next pipeline to continue (see [`SourceControl::reload`]).
+pub async fn run_with(
+    pipeline: PipelineConfig,
+    options: RunOptions,
+    stop: CancellationToken,
+    force: CancellationToken,
+    reloading: Arc<AtomicBool>,
+) -> Result<RunSummary, RunError> {
     let abort = CancellationToken::new();
+    health::pipeline_started(plugin_infos(&pipeline));
+    let mut output_metrics = Vec::new();
     let mut handles = Vec::new();
     let mut joins: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     for output in &pipeline.outputs {
-        let sink = build_sink(&output.kind)
+        let sink = build_sink(&output.name, &output.kind)
             .await
             .map_err(|message| RunError::Output {
                 name: output.name.clone(),
@@ -82,6 +109,9 @@ pub async fn run(
             output.pattern,
             output.kind.type_name()
         );
+        let counted = OutputMetrics::new(&output.name, output.kind.type_name());
+        let sink = MeteredSink::wrap(sink, counted.clone());
+        output_metrics.push(counted);
         let (handle, join) = spawn_output(&output.name, sink, output.buffer.clone(), abort.clone());
         handles.push(handle);
         joins.push(join);
@@ -97,7 +127,7 @@ pub async fn run(
             .collect();
         scopes.insert(label, Scope { steps });
     }
-    let router = Arc::new(Router::new(scopes, handles));
+    let router = Arc::new(Router::new(scopes, handles).with_metrics(output_metrics));
     let control = SourceControl {
         policy: Arc::new(options.drain.clone()),
         ..SourceControl::default()
@@ -120,6 +150,23 @@ pub async fn run(
                 })?;
                 threads.push(thread);
             }
+            SourceKind::Forward(config) => {
+                info!("adding source type=\"forward\"");
+                let thread = spawn_forward_source(
+                    source.name.clone(),
+                    config,
+                    router.clone(),
+                    source.label,
+                    control.clone(),
+                )
+                .map_err(|error| RunError::Source {
+                    name: source.name,
+                    error,
+                })?;
+                threads.push(thread);
+            }
+            // Served by the supervisor for the life of the process.
+            SourceKind::Prometheus(_) | SourceKind::MonitorAgent(_) => {}
         }
     }
     let summary_router = router.clone();
@@ -127,7 +174,11 @@ pub async fn run(
 
     stop.cancelled().await;
     info!("shutting down: reading every file to its end and delivering what was read");
-    control.drain.store(true, Ordering::Release);
+    if reloading.load(Ordering::Acquire) {
+        control.reload.store(true, Ordering::Release);
+    } else {
+        control.drain.store(true, Ordering::Release);
+    }
     let deadline = tokio::time::sleep(options.drain_timeout);
     tokio::pin!(deadline);
     let sources_done = async {
@@ -164,13 +215,181 @@ pub async fn run(
     Ok(summary)
 }
 
-async fn build_sink(kind: &OutputKind) -> Result<Arc<dyn Sink>, String> {
+async fn build_sink(name: &str, kind: &OutputKind) -> Result<Arc<dyn Sink>, String> {
     Ok(match kind {
         OutputKind::Stdout => Arc::new(StdoutSink),
         OutputKind::Null => Arc::new(NullSink),
         OutputKind::File(config) => Arc::new(FileSink::new(config.clone())),
         OutputKind::GoogleCloud(config) => {
-            crate::sinks::google_cloud::build((**config).clone()).await?
+            let sink = crate::sinks::google_cloud::build_sink((**config).clone()).await?;
+            metrics::register_counters(name, "google_cloud", sink.stats_handle());
+            sink
         }
+        OutputKind::Forward(config) => Arc::new(ForwardSink::new(config.clone())),
     })
+}
+
+fn plugin_infos(pipeline: &PipelineConfig) -> Vec<PluginInfo> {
+    let sources = pipeline.sources.iter().map(|s| PluginInfo {
+        plugin_id: s.name.clone(),
+        category: "input",
+        kind: s.kind.type_name().to_string(),
+    });
+    let outputs = pipeline.outputs.iter().map(|o| PluginInfo {
+        plugin_id: o.name.clone(),
+        category: "output",
+        kind: o.kind.type_name().to_string(),
+    });
+    sources.chain(outputs).collect()
+}
+
+// ---- the supervisor: operations endpoints and reloads ----------------------------------------
+
+/// What [`supervise`] needs besides the first pipeline.
+#[derive(Debug, Clone)]
+pub struct SuperviseOptions {
+    /// Read again on each reload.
+    pub config_path: PathBuf,
+    pub run: RunOptions,
+    /// `--health-listen`: serve the operations endpoint here whatever the config says.
+    pub health_listen: Option<SocketAddr>,
+}
+
+/// Runs pipelines until `stop`. Serves the operations endpoints (`--health-listen`, `<source>
+/// @type prometheus`/`monitor_agent`) for the life of the process, and on each reload request
+/// (SIGHUP, `POST /api/config.reload`) re-reads the config: a bad one is rejected with its
+/// diagnostics while the running pipeline goes on; a good one replaces it. The running pipeline
+/// is drained first (files read to their end, every line delivered, positions persisted) and
+/// the new one starts from the pos_files, so no line is lost or read twice.
+pub async fn supervise(
+    first: PipelineConfig,
+    options: SuperviseOptions,
+    stop: CancellationToken,
+    force: CancellationToken,
+    reloads: (mpsc::Sender<ReloadRequest>, mpsc::Receiver<ReloadRequest>),
+) -> Result<RunSummary, RunError> {
+    let (reload_tx, mut reload_rx) = reloads;
+    let endpoints = CancellationToken::new();
+    let _stop_endpoints = endpoints.clone().drop_guard();
+    let mut serving: Vec<SocketAddr> = Vec::new();
+    let wanted = options.health_listen.into_iter();
+    let wanted = wanted.chain(first.sources.iter().filter_map(|s| s.kind.endpoint()));
+    for addr in wanted.collect::<Vec<_>>() {
+        if !serving.contains(&addr) {
+            health::bind(addr, Some(reload_tx.clone()), endpoints.clone())
+                .await
+                .map_err(|error| RunError::Endpoint { addr, error })?;
+            serving.push(addr);
+        }
+    }
+    let path = options.config_path.clone();
+    let mut running_text = std::fs::read_to_string(&path).ok();
+    let mut previous_text: Option<String> = None;
+    let mut pipeline = first;
+    loop {
+        for addr in pipeline.sources.iter().filter_map(|s| s.kind.endpoint()) {
+            if !serving.contains(&addr) {
+                match health::bind(addr, Some(reload_tx.clone()), endpoints.clone()).await {
+                    Ok(_) => serving.push(addr),
+                    Err(e) => warn!(%addr, error = %e, "cannot serve the operations endpoint"),
+                }
+            }
+        }
+        let run_stop = CancellationToken::new();
+        let reloading = Arc::new(AtomicBool::new(false));
+        let mut task = tokio::spawn(run_with(
+            pipeline,
+            options.run.clone(),
+            run_stop.clone(),
+            force.clone(),
+            reloading.clone(),
+        ));
+        let (next, reply, next_text) = loop {
+            tokio::select! {
+                ended = &mut task => {
+                    let error = match joined(ended) {
+                        Ok(summary) => return Ok(summary),
+                        Err(error) => error,
+                    };
+                    // A reloaded config that cannot start: go back to the one that ran.
+                    let Some(text) = previous_text.take() else { return Err(error) };
+                    error!("{error}; going back to the previous configuration");
+                    running_text = None;
+                    metrics::error(metrics::class::CONFIG_RELOAD);
+                    match crate::config::load_str(&text, &path) {
+                        Ok((p, _)) => {
+                            let (tx, _) = tokio::sync::oneshot::channel();
+                            break (p, tx, text);
+                        }
+                        Err(_) => return Err(error),
+                    }
+                }
+                _ = stop.cancelled() => {
+                    run_stop.cancel();
+                    return joined(task.await);
+                }
+                Some(reply) = reload_rx.recv() => match load_for_reload(&path) {
+                    Ok((p, text)) => break (p, reply, text),
+                    Err(diagnostics) => {
+                        metrics::CONFIG_RELOADS.with(&["rejected"]).inc();
+                        metrics::error(metrics::class::CONFIG_RELOAD);
+                        error!(
+                            "the new configuration in {} is invalid; the running pipeline goes on unchanged:\n{diagnostics}",
+                            path.display()
+                        );
+                        let _ = reply.send(Err(diagnostics));
+                    }
+                },
+            }
+        };
+        if !task.is_finished() {
+            info!(
+                "reloading {}: draining the running pipeline (files read to their end, everything delivered, positions saved)",
+                path.display()
+            );
+            reloading.store(true, Ordering::Release);
+            run_stop.cancel();
+            let summary = joined(task.await)?;
+            if !summary.drained {
+                warn!("the pipeline did not drain in time; what was not delivered is read again by the new one");
+            }
+        }
+        if stop.is_cancelled() {
+            let _ = reply.send(Err("the agent is shutting down".into()));
+            return Ok(RunSummary {
+                drained: true,
+                ..RunSummary::default()
+            });
+        }
+        metrics::CONFIG_RELOADS.with(&["ok"]).inc();
+        info!("configuration reloaded from {}", path.display());
+        let _ = reply.send(Ok(format!("reloaded {}", path.display())));
+        previous_text = running_text.replace(next_text);
+        pipeline = next;
+    }
+}
+
+fn joined(
+    ended: Result<Result<RunSummary, RunError>, tokio::task::JoinError>,
+) -> Result<RunSummary, RunError> {
+    ended.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// The config file read and validated again; `Err` is the rendered diagnostics.
+fn load_for_reload(path: &std::path::Path) -> Result<(PipelineConfig, String), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (pipeline, warnings) = crate::config::load_str(&text, path)
+        .map_err(|diagnostics| fluent_config::render_all(&diagnostics))?;
+    for warning in &warnings {
+        warn!("{}", warning.to_string().trim_end());
+    }
+    for source in &pipeline.sources {
+        if let SourceKind::Tail(tail) = &source.kind
+            && tail.tail.pos_file.is_none()
+        {
+            warn!(source = %source.name, "this tail source has no pos_file: after the reload it starts again according to read_from_head");
+        }
+    }
+    Ok((pipeline, text))
 }

@@ -10,6 +10,7 @@ mod api;
 pub mod cli;
 pub mod client;
 pub mod store;
+mod ui;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -52,8 +53,13 @@ pub async fn serve(
         tokio::spawn(expire_forever(store, keep))
     });
     tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "emulator serving");
+    let closing = state.closing.clone();
     let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live-tail streams never end by themselves; graceful shutdown waits for them.
+            closing.cancel();
+        })
         .await;
     if let Some(task) = retention {
         task.abort();

@@ -109,6 +109,37 @@ pub struct ListPage {
     pub next: Option<Cursor>,
 }
 
+/// At most this many candidate rows are tested per histogram with a filter.
+pub const MAX_SCANNED_PER_HISTOGRAM: usize = 500_000;
+
+/// What `histogram` should count: matches of `query` in `[start_nanos, end_nanos)`.
+#[derive(Debug, Clone)]
+pub struct HistogramQuery {
+    /// Parents to search (`projects/P`).
+    pub parents: Vec<String>,
+    /// The exact filter (the empty query counts everything).
+    pub query: Query,
+    /// Lowest severity rank counted (0 counts all).
+    pub min_severity: i64,
+    /// Start of the first bucket, nanoseconds since the epoch.
+    pub start_nanos: i64,
+    /// End of the range, nanoseconds since the epoch.
+    pub end_nanos: i64,
+    /// How many equal buckets the range is split into.
+    pub buckets: usize,
+}
+
+/// Per-bucket counts by severity rank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistogramCounts {
+    /// Width of each bucket in nanoseconds.
+    pub width_nanos: i64,
+    /// For each bucket, `(severity rank, count)` pairs.
+    pub counts: Vec<Vec<(i64, u64)>>,
+    /// Set when the scan stopped early, so the counts are a lower bound.
+    pub truncated: bool,
+}
+
 /// The SQLite-backed store.
 pub struct Store {
     path: PathBuf,
@@ -176,9 +207,15 @@ impl Store {
     /// (parent, insertId, timestamp) is already stored is skipped: the first write wins.
     /// Returns how many were new.
     pub fn insert(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
+        self.insert_new(entries).map(|new| new.len())
+    }
+
+    /// Like [`Store::insert`], returning the indices (into `entries`) of the entries that were
+    /// new, which live tail then announces (a duplicate is not a new line).
+    pub fn insert_new(&self, entries: &[StoredEntry]) -> Result<Vec<usize>, StoreError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let mut added = 0;
+        let mut added = Vec::new();
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -188,8 +225,8 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(|e| self.err(e))?;
-            for e in entries {
-                added += stmt
+            for (index, e) in entries.iter().enumerate() {
+                let inserted = stmt
                     .execute(rusqlite::params![
                         e.parent,
                         e.log_name,
@@ -202,6 +239,9 @@ impl Store {
                         e.json,
                     ])
                     .map_err(|e| self.err(e))?;
+                if inserted > 0 {
+                    added.push(index);
+                }
             }
         }
         tx.commit().map_err(|e| self.err(e))?;
@@ -261,6 +301,104 @@ impl Store {
             }
         }
         Ok(page)
+    }
+
+    /// Counts entries matching `q` per time bucket and severity, for the explorer's histogram.
+    /// Without a filter the counting is one SQL `GROUP BY`; with one, each candidate row in the
+    /// range is tested (at most [`MAX_SCANNED_PER_HISTOGRAM`], then `truncated` is set).
+    pub fn histogram(&self, q: &HistogramQuery) -> Result<HistogramCounts, StoreError> {
+        let buckets = q.buckets.max(1);
+        let width = ((q.end_nanos - q.start_nanos) / buckets as i64).max(1);
+        let mut sql = String::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        let exact = q.query.is_empty();
+        if exact {
+            sql.push_str(
+                "SELECT (timestamp_nanos - ?) / ?, severity, COUNT(*) FROM entries WHERE ",
+            );
+        } else {
+            sql.push_str("SELECT (timestamp_nanos - ?) / ?, severity, entry FROM entries WHERE ");
+        }
+        args.push(SqlValue::Integer(q.start_nanos));
+        args.push(SqlValue::Integer(width));
+        push_in(&mut sql, &mut args, "parent", &q.parents);
+        if !exact {
+            push_narrowing(&mut sql, &mut args, &q.query.restrictions());
+        }
+        sql.push_str(" AND timestamp_nanos >= ? AND timestamp_nanos < ? AND severity >= ?");
+        args.push(SqlValue::Integer(q.start_nanos));
+        args.push(SqlValue::Integer(q.start_nanos + width * buckets as i64));
+        args.push(SqlValue::Integer(q.min_severity));
+        if exact {
+            sql.push_str(" GROUP BY 1, 2");
+        }
+
+        let mut counts = HistogramCounts {
+            width_nanos: width,
+            counts: vec![Vec::new(); buckets],
+            truncated: false,
+        };
+        let mut add = |bucket: i64, severity: i64, n: u64| {
+            if let Some(row) = usize::try_from(bucket)
+                .ok()
+                .and_then(|b| counts.counts.get_mut(b))
+            {
+                match row.iter_mut().find(|(s, _)| *s == severity) {
+                    Some((_, count)) => *count += n,
+                    None => row.push((severity, n)),
+                }
+            }
+        };
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params_from_iter(args))
+            .map_err(|e| self.err(e))?;
+        let mut scanned = 0;
+        let mut truncated = false;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let bucket: i64 = row.get(0).map_err(|e| self.err(e))?;
+            let severity: i64 = row.get(1).map_err(|e| self.err(e))?;
+            if exact {
+                let n: i64 = row.get(2).map_err(|e| self.err(e))?;
+                add(bucket, severity, n as u64);
+                continue;
+            }
+            scanned += 1;
+            if scanned > MAX_SCANNED_PER_HISTOGRAM {
+                truncated = true;
+                break;
+            }
+            let text: String = row.get(2).map_err(|e| self.err(e))?;
+            if serde_json::from_str::<Value>(&text).is_ok_and(|entry| q.query.matches(&entry)) {
+                add(bucket, severity, 1);
+            }
+        }
+        counts.truncated = truncated;
+        Ok(counts)
+    }
+
+    /// Every parent (`projects/P`) with at least one entry, in order; a skip scan of the
+    /// dedup index, so it costs one lookup per project rather than one per entry.
+    pub fn parents(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare_cached(
+                "WITH RECURSIVE p(name) AS (
+                   SELECT MIN(parent) FROM entries
+                   UNION ALL
+                   SELECT (SELECT MIN(parent) FROM entries WHERE parent > p.name)
+                   FROM p WHERE p.name IS NOT NULL
+                 )
+                 SELECT name FROM p WHERE name IS NOT NULL",
+            )
+            .map_err(|e| self.err(e))?;
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(names)
     }
 
     /// Distinct log names under `parent`, after `after`, at most `limit`.

@@ -16,7 +16,10 @@ use gcloud_logging::wire::RpcCode;
 use gcloud_logging::{ErrorBody, WriteLogEntriesPartialErrors};
 use serde_json::Value;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::store::{Store, StoreError};
+use crate::ui::TailHub;
 
 pub(crate) use write::nanos_of;
 
@@ -25,6 +28,10 @@ pub(crate) use write::nanos_of;
 pub struct AppState {
     /// The durable store.
     pub store: Arc<Store>,
+    /// Announces newly written entries to live-tail subscribers.
+    pub tail: TailHub,
+    /// Cancelled when the server starts shutting down, so endless streams (live tail) end.
+    pub closing: CancellationToken,
 }
 
 impl AppState {
@@ -32,6 +39,8 @@ impl AppState {
     pub fn new(store: Store) -> AppState {
         AppState {
             store: Arc::new(store),
+            tail: TailHub::new(),
+            closing: CancellationToken::new(),
         }
     }
 }
@@ -47,6 +56,7 @@ pub fn router(state: AppState) -> Router {
             delete(list::delete_log),
         )
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(crate::ui::router())
         .fallback(|| async { ApiError::new(RpcCode::NotFound, "the emulator has no such method") })
         // Bodies are checked against the 10 MB limit after gzip decoding, in the handler.
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))

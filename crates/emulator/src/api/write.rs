@@ -68,7 +68,8 @@ pub(super) async fn write_entries(
     let write = request.partial_success || errors.log_entry_errors.is_empty();
     if write && !request.dry_run && !valid.is_empty() {
         let store = state.store.clone();
-        blocking(move || store.insert(&valid)).await?;
+        let (new, valid) = blocking(move || Ok((store.insert_new(&valid)?, valid))).await?;
+        state.tail.announce(new.into_iter().map(|i| &valid[i]));
     }
     if errors.log_entry_errors.is_empty() {
         return Ok(axum::Json(serde_json::json!({})).into_response());

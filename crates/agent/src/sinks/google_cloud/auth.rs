@@ -291,7 +291,14 @@ impl TokenSource {
                 return Ok(token);
             }
         }
-        let (token, lifetime) = self.fetch().await?;
+        let fetched = self.fetch().await;
+        crate::metrics::GOOGLE_CLOUD_TOKEN_REFRESHES
+            .with(&[if fetched.is_ok() { "ok" } else { "error" }])
+            .inc();
+        if fetched.is_err() {
+            crate::metrics::error(crate::metrics::class::TOKEN);
+        }
+        let (token, lifetime) = fetched?;
         let expires_at = Instant::now() + lifetime;
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
             token: token.clone(),

@@ -119,6 +119,11 @@ impl GoogleCloudSink {
     pub fn stats(&self) -> &GoogleCloudStats {
         &self.stats
     }
+
+    /// The counters, shared (for the metrics endpoint).
+    pub fn stats_handle(&self) -> Arc<GoogleCloudStats> {
+        self.stats.clone()
+    }
 }
 
 struct Inner {

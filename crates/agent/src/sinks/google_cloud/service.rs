@@ -33,6 +33,8 @@ pub struct GoogleCloudStats {
     pub requests_failed: AtomicU64,
     pub entries_delivered: AtomicU64,
     pub entries_dead_lettered: AtomicU64,
+    /// Entries the API refused (a subset of the dead-lettered ones).
+    pub entries_rejected: AtomicU64,
     pub bisections: AtomicU64,
     pub token_refreshes_forced: AtomicU64,
 }
@@ -160,7 +162,9 @@ impl Service {
         })?;
         let mut refreshed = false;
         loop {
+            let started = Instant::now();
             let answer = self.exchange(body.clone(), token.as_ref()).await;
+            observe_request(&answer, started.elapsed(), body.len());
             self.stats.requests_sent.fetch_add(1, Ordering::Relaxed);
             let answer = match answer {
                 Ok(answer) => answer,
@@ -292,7 +296,12 @@ impl Service {
                 status,
             })
             .collect();
-        self.write_dead(records).await
+        let rejected = records.len() as u64;
+        self.write_dead(records).await?;
+        self.stats
+            .entries_rejected
+            .fetch_add(rejected, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Entries the encoder could not make fit.
@@ -405,6 +414,35 @@ pub(crate) fn retry_after(headers: &HeaderMap, error: Option<&ErrorBody>) -> Opt
         (is_retry && secs.is_finite() && secs >= 0.0)
             .then(|| Duration::from_secs_f64(secs.min(3600.0)))
     })
+}
+
+/// Request latency and size, and the class of a failure, for the metrics endpoint.
+fn observe_request(
+    answer: &Result<super::http::Answer, HttpError>,
+    took: Duration,
+    bytes: usize,
+) {
+    use crate::metrics::{self, class};
+    let (code, failure) = match answer {
+        Err(HttpError::Timeout(_)) => ("error", Some(class::GOOGLE_CLOUD_TIMEOUT)),
+        Err(HttpError::Connection(_)) => ("error", Some(class::GOOGLE_CLOUD_CONNECTION)),
+        Ok(a) => match a.status.as_u16() {
+            200..=299 => ("2xx", None),
+            401 | 403 => ("4xx", Some(class::GOOGLE_CLOUD_AUTH)),
+            429 => ("4xx", Some(class::GOOGLE_CLOUD_QUOTA)),
+            400..=499 => ("4xx", Some(class::GOOGLE_CLOUD_REQUEST)),
+            _ => ("5xx", Some(class::GOOGLE_CLOUD_SERVER)),
+        },
+    };
+    metrics::GOOGLE_CLOUD_REQUEST_DURATION
+        .with(&[code])
+        .observe_duration(took);
+    metrics::GOOGLE_CLOUD_REQUEST_BYTES
+        .with(&[])
+        .observe(bytes as f64);
+    if let Some(class) = failure {
+        metrics::error(class);
+    }
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {

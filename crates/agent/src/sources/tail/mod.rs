@@ -2,6 +2,7 @@
 //! truncation and the pos_file), parses their lines and emits events tagged after the file.
 
 mod config;
+mod metrics;
 mod read_times;
 mod source;
 

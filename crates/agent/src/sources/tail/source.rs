@@ -17,6 +17,7 @@ use tail::{Chunk, FileId, Notice, Tailer};
 use tracing::{debug, info, warn};
 
 use super::config::TailSourceConfig;
+use super::metrics::TailMetrics;
 use super::read_times::ReadTimes;
 use crate::ack::Ack;
 use crate::event::{Event, Origin, Record};
@@ -32,6 +33,10 @@ pub struct SourceControl {
     pub drain: Arc<AtomicBool>,
     /// Stop at once (the drain deadline passed): persist what is acknowledged.
     pub stop: Arc<AtomicBool>,
+    /// A config reload: read every file to its end, wait for the acknowledgements, persist
+    /// the positions and stop, without waiting for the writer and keeping held lines held
+    /// (unacknowledged), so the next pipeline continues exactly where this one stopped.
+    pub reload: Arc<AtomicBool>,
     pub policy: Arc<DrainPolicy>,
 }
 
@@ -110,6 +115,7 @@ pub fn spawn_tail_source(
                 tags: HashMap::new(),
                 last_persist: Instant::now(),
                 mismatches: 0,
+                metrics: TailMetrics::new(&name),
                 read_times: config_pos_file.as_deref().map(ReadTimes::open),
             };
             source.run(&control);
@@ -127,6 +133,7 @@ struct TailSource {
     tags: HashMap<Arc<Path>, Arc<str>>,
     last_persist: Instant,
     mismatches: u64,
+    metrics: TailMetrics,
     read_times: Option<ReadTimes>,
 }
 
@@ -170,6 +177,11 @@ impl TailSource {
             if !read_something {
                 // Sleep until the next poll, waking early for acknowledgements.
                 self.take_acks(Some(self.config.poll_interval));
+            }
+            self.metrics.update_positions(&self.tailer);
+            if control.reload.load(Ordering::Acquire) && caught_up && !read_something {
+                info!("reloading: every file is read to its end");
+                break;
             }
         }
         self.wait_for_acks(control);
@@ -231,7 +243,9 @@ impl TailSource {
 
     fn ack_for(&self, file: FileId, seq: u64, commit: u64) -> Ack {
         let tx = self.ack_tx.clone();
+        let (exposure, read_at) = (self.metrics.exposure.clone(), Instant::now());
         Ack::new(move || {
+            exposure.observe_duration(read_at.elapsed());
             let _ = tx.send(Delivered { file, seq, commit });
         })
     }
@@ -259,9 +273,13 @@ impl TailSource {
             });
         let mut parsed = Vec::with_capacity(chunk.data.len() / 64 + 1);
         let parser = &mut state.parser;
+        let mut lines = 0;
         for_each_line(&chunk.data, chunk.start, |line, offset| {
+            lines += 1;
             parser.feed(line, offset, now, &mut parsed);
         });
+        self.metrics
+            .read(&chunk.path, lines, chunk.data.len() as u64);
         state.last_end = chunk.end();
         let commit = parser.held_since().unwrap_or(chunk.end()).min(chunk.end());
         self.stamp_read_times(&mut parsed, now, &chunk);
@@ -350,6 +368,7 @@ impl TailSource {
         file: FileId,
         path: &Path,
     ) -> Vec<Event> {
+        self.metrics.emitted(parsed.len());
         let mut events = Vec::with_capacity(parsed.len());
         for p in parsed {
             if let Some(why) = p.mismatch {
@@ -426,6 +445,7 @@ impl TailSource {
                     if truncated { "truncated" } else { "split into several events" }
                 ),
                 Notice::Unreadable { path, error } => {
+                    crate::metrics::error(crate::metrics::class::TAIL_UNREADABLE);
                     warn!(path = %path.display(), %error, "cannot read this path; other files are unaffected")
                 }
                 Notice::PosFileDamaged { line, text } => warn!(
