@@ -3,6 +3,7 @@
 mod e2e {
     pub mod check;
     pub mod cloud_logging;
+    pub mod pod;
     pub mod support;
     pub mod tail;
 }
