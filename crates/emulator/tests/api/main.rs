@@ -3,6 +3,7 @@
 
 mod browser;
 mod durability;
+mod explorer;
 mod list;
 mod narrowing;
 mod python;

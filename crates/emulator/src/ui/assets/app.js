@@ -318,7 +318,13 @@ function resourceText(resource) {
     cloud_run_revision: [labels.service_name],
   }[resource.type] || Object.values(labels).slice(0, 2);
   const detail = where.filter((v) => typeof v === 'string' && v).join('/');
-  return detail ? `${resource.type} · ${detail}` : String(resource.type || '');
+  return detail || String(resource.type || '');
+}
+
+function resourceTitle(resource) {
+  if (!resource || typeof resource !== 'object') return '';
+  const labels = Object.entries(resource.labels || {}).map(([k, v]) => `${k}=${v}`);
+  return [String(resource.type || ''), ...labels].join('\n');
 }
 
 function summaryText(entry) {
@@ -336,7 +342,9 @@ function summaryText(entry) {
   } else if (entry.protoPayload && typeof entry.protoPayload === 'object') {
     payload = String(entry.protoPayload['@type'] || JSON.stringify(entry.protoPayload));
   }
-  const firstLine = payload.split('\n', 1)[0];
+  // A multi-line payload (a traceback) shows its first and last lines: the exception is last.
+  const lines = payload.split('\n').map((l) => l.trim()).filter(Boolean);
+  const firstLine = lines.length > 1 ? `${lines[0]} … ${lines[lines.length - 1]}` : lines[0] || '';
   const joined = text && firstLine ? `${text} · ${firstLine}` : text || firstLine;
   return joined.length > 500 ? `${joined.slice(0, 500)}…` : joined;
 }
@@ -345,9 +353,9 @@ function entryRow(entry) {
   const severity = severityOf(entry);
   const when = formatTime(entry.timestamp);
   const toggle = el('button', { type: 'button', class: 'entry-toggle', 'aria-expanded': 'false' },
-    el('span', { class: `sev sev-bg-${severity}`, title: severity }, severity === 'DEFAULT' ? 'ANY' : severity.slice(0, 4)),
+    el('span', { class: `sev sev-bg-${severity}` }, severity),
     el('span', { class: 'time' }, el('span', { class: 'date' }, when.date), ' ', when.time),
-    el('span', { class: 'resource' }, resourceText(entry.resource)),
+    el('span', { class: 'resource', title: resourceTitle(entry.resource) }, resourceText(entry.resource)),
     el('span', { class: 'summary' }, summaryText(entry)));
   const item = el('li', { class: `entry sev-border-${severity}`, 'data-severity': severity }, toggle);
   toggle.addEventListener('click', () => {
