@@ -44,6 +44,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         retention: args.retention,
     };
     eprintln!("emulator listening on http://{addr}");
+    eprintln!("logs explorer at http://{addr}/");
     serve(listener, config, shutdown_signal()).await
 }
 
