@@ -12,21 +12,21 @@ use crate::filters::{Filter, GrepFilter, RecordTransformer};
 use crate::pattern::TagPattern;
 use crate::sinks::BufferConfig;
 use crate::sinks::file::{FileFormat, FileSinkConfig};
+use crate::sinks::forward::ForwardSinkConfig;
+use crate::sources::forward::ForwardSourceConfig;
+use crate::sources::monitor::EndpointConfig;
 use crate::sources::tail::TailSourceConfig;
 
-pub const SOURCE_TYPES: &[&str] = &["tail"];
+pub const SOURCE_TYPES: &[&str] = &["tail", "forward", "prometheus", "monitor_agent"];
 pub const FILTER_TYPES: &[&str] = &["grep", "record_transformer"];
-pub const OUTPUT_TYPES: &[&str] = &["google_cloud", "stdout", "file", "null"];
+pub const OUTPUT_TYPES: &[&str] = &["google_cloud", "forward", "stdout", "file", "null"];
 /// Plugins a fluentd user may have that logferry does not offer yet.
 const NOT_YET: &[&str] = &[
-    "forward",
     "http",
     "syslog",
     "exec",
     "tcp",
     "udp",
-    "monitor_agent",
-    "prometheus",
     "copy",
     "relabel",
     "rewrite_tag_filter",
@@ -52,6 +52,30 @@ pub struct SourceDef {
 
 pub enum SourceKind {
     Tail(TailSourceConfig),
+    Forward(ForwardSourceConfig),
+    /// `@type prometheus`: the operations endpoint (served by the supervisor).
+    Prometheus(EndpointConfig),
+    /// `@type monitor_agent`: the same endpoint, fluentd's monitor_agent port.
+    MonitorAgent(EndpointConfig),
+}
+
+impl SourceKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SourceKind::Tail(_) => "tail",
+            SourceKind::Forward(_) => "forward",
+            SourceKind::Prometheus(_) => "prometheus",
+            SourceKind::MonitorAgent(_) => "monitor_agent",
+        }
+    }
+
+    /// The operations endpoint this source asks for, if it is one.
+    pub fn endpoint(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            SourceKind::Prometheus(c) | SourceKind::MonitorAgent(c) => Some(c.addr),
+            _ => None,
+        }
+    }
 }
 
 pub enum StepDef {
@@ -71,6 +95,7 @@ pub enum OutputKind {
     Null,
     File(FileSinkConfig),
     GoogleCloud(Box<crate::sinks::google_cloud::GoogleCloudConfig>),
+    Forward(ForwardSinkConfig),
 }
 
 impl OutputKind {
@@ -80,6 +105,7 @@ impl OutputKind {
             OutputKind::Null => "null",
             OutputKind::File(_) => "file",
             OutputKind::GoogleCloud(_) => "google_cloud",
+            OutputKind::Forward(_) => "forward",
         }
     }
 }
@@ -225,6 +251,21 @@ fn read_source(r: &mut Reader<'_>, index: usize) -> Option<SourceDef> {
             label,
             kind: SourceKind::Tail(c),
         }),
+        "forward" => ForwardSourceConfig::from_reader(r).map(|c| SourceDef {
+            name,
+            label,
+            kind: SourceKind::Forward(c),
+        }),
+        "prometheus" => EndpointConfig::prometheus(r).map(|c| SourceDef {
+            name,
+            label,
+            kind: SourceKind::Prometheus(c),
+        }),
+        "monitor_agent" => EndpointConfig::monitor_agent(r).map(|c| SourceDef {
+            name,
+            label,
+            kind: SourceKind::MonitorAgent(c),
+        }),
         other => {
             unknown_type(r, other, &span, "input", SOURCE_TYPES);
             None
@@ -298,6 +339,7 @@ fn read_output(r: &mut Reader<'_>, index: usize) -> Option<OutputDef> {
         "google_cloud" => OutputKind::GoogleCloud(Box::new(
             crate::sinks::google_cloud::GoogleCloudConfig::from_reader(r),
         )),
+        "forward" => OutputKind::Forward(ForwardSinkConfig::from_reader(r)?),
         other => {
             unknown_type(r, other, &span, "output", OUTPUT_TYPES);
             return None;

@@ -11,6 +11,7 @@ use tracing::warn;
 use crate::event::Event;
 use crate::filters::Filter;
 use crate::pattern::TagPattern;
+use crate::sinks::metered::OutputMetrics;
 use crate::sinks::{OutputHandle, RoutedBatch};
 use crate::sources::SourceBatch;
 
@@ -31,6 +32,8 @@ pub struct Router {
     outputs: Vec<OutputHandle>,
     unmatched: AtomicU64,
     filtered: AtomicU64,
+    /// Per output, counted as events enter its buffer.
+    metrics: Vec<Arc<OutputMetrics>>,
 }
 
 impl Router {
@@ -40,7 +43,14 @@ impl Router {
             outputs,
             unmatched: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
+            metrics: Vec::new(),
         }
+    }
+
+    /// Counts what each output is given (one entry per output, in order).
+    pub fn with_metrics(mut self, metrics: Vec<Arc<OutputMetrics>>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Events dropped because no `<match>` fits their tag.
@@ -73,6 +83,9 @@ impl Router {
         for (index, events) in per_output.into_iter().enumerate() {
             if events.is_empty() && !batch.caught_up {
                 continue;
+            }
+            if let Some(metrics) = self.metrics.get(index) {
+                metrics.routed(&events);
             }
             let routed = RoutedBatch {
                 events,

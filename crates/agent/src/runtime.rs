@@ -19,13 +19,13 @@ use crate::config::{OutputKind, PipelineConfig, SourceKind, StepDef};
 use crate::health::{self, PluginInfo, ReloadRequest};
 use crate::metrics;
 use crate::router::{Router, Scope, Step};
+use crate::sinks::file::FileSink;
 use crate::sinks::forward::ForwardSink;
 use crate::sinks::metered::{MeteredSink, OutputMetrics};
-use crate::sources::forward::spawn_forward_source;
-use crate::sinks::file::FileSink;
 use crate::sinks::null::NullSink;
 use crate::sinks::stdout::StdoutSink;
 use crate::sinks::{Sink, spawn_output};
+use crate::sources::forward::spawn_forward_source;
 use crate::sources::tail::{DrainPolicy, SourceControl, spawn_tail_source};
 
 /// How a run ends.
@@ -351,7 +351,9 @@ pub async fn supervise(
             run_stop.cancel();
             let summary = joined(task.await)?;
             if !summary.drained {
-                warn!("the pipeline did not drain in time; what was not delivered is read again by the new one");
+                warn!(
+                    "the pipeline did not drain in time; what was not delivered is read again by the new one"
+                );
             }
         }
         if stop.is_cancelled() {

@@ -37,6 +37,26 @@ pub fn run(path: &Path) -> ExitCode {
                             println!("  label         {label}");
                         }
                     }
+                    SourceKind::Forward(forward) => {
+                        println!("source {} (forward)", source.name);
+                        println!("  listen        {}", forward.addr);
+                        println!(
+                            "  security      {}",
+                            if forward.security.is_some() {
+                                "shared_key"
+                            } else {
+                                "none"
+                            }
+                        );
+                    }
+                    other => {
+                        println!("source {} ({})", source.name, other.type_name());
+                        if let Some(addr) = other.endpoint() {
+                            println!(
+                                "  listen        http://{addr} (/metrics, /healthz, /readyz, /api/plugins.json)"
+                            );
+                        }
+                    }
                 }
             }
             let mut labels: Vec<&Option<String>> = pipeline.scopes.keys().collect();

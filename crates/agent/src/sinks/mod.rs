@@ -4,7 +4,9 @@
 
 pub mod buffer;
 pub mod file;
+pub mod forward;
 pub mod google_cloud;
+pub mod metered;
 pub mod null;
 pub mod stdout;
 

@@ -417,11 +417,7 @@ pub(crate) fn retry_after(headers: &HeaderMap, error: Option<&ErrorBody>) -> Opt
 }
 
 /// Request latency and size, and the class of a failure, for the metrics endpoint.
-fn observe_request(
-    answer: &Result<super::http::Answer, HttpError>,
-    took: Duration,
-    bytes: usize,
-) {
+fn observe_request(answer: &Result<super::http::Answer, HttpError>, took: Duration, bytes: usize) {
     use crate::metrics::{self, class};
     let (code, failure) = match answer {
         Err(HttpError::Timeout(_)) => ("error", Some(class::GOOGLE_CLOUD_TIMEOUT)),

@@ -52,7 +52,10 @@ impl ForwardSourceConfig {
         for (key, why) in [
             ("linger_timeout", "connections are closed at once"),
             ("resolve_hostname", "the peer address is recorded as is"),
-            ("send_keepalive_packet", "TCP keepalive is left to the system"),
+            (
+                "send_keepalive_packet",
+                "TCP keepalive is left to the system",
+            ),
             ("blocking_timeout", "reads wait as long as the client needs"),
         ] {
             r.ignored(key, why);

@@ -15,7 +15,8 @@ pub fn random_bytes() -> [u8; 16] {
 
 /// `hex(sha512(salt + hostname + nonce + shared_key))`.
 pub fn shared_key_digest(salt: &[u8], hostname: &str, nonce: &[u8], shared_key: &str) -> String {
-    let mut input = Vec::with_capacity(salt.len() + hostname.len() + nonce.len() + shared_key.len());
+    let mut input =
+        Vec::with_capacity(salt.len() + hostname.len() + nonce.len() + shared_key.len());
     input.extend_from_slice(salt);
     input.extend_from_slice(hostname.as_bytes());
     input.extend_from_slice(nonce);
@@ -83,15 +84,26 @@ pub fn parse_ping(value: &Value) -> Result<(String, Vec<u8>, String), String> {
     if items.len() < 3 {
         return Err("PING has too few fields".into());
     }
-    let hostname = items[0].as_str_lossy().ok_or("PING hostname is not a string")?;
-    let salt = items[1].as_bytes().ok_or("PING salt is not a string")?.to_vec();
-    let digest = items[2].as_str_lossy().ok_or("PING digest is not a string")?;
+    let hostname = items[0]
+        .as_str_lossy()
+        .ok_or("PING hostname is not a string")?;
+    let salt = items[1]
+        .as_bytes()
+        .ok_or("PING salt is not a string")?
+        .to_vec();
+    let digest = items[2]
+        .as_str_lossy()
+        .ok_or("PING digest is not a string")?;
     Ok((hostname, salt, digest))
 }
 
 /// Constant-time comparison of two digests.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]

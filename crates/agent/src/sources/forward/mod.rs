@@ -10,8 +10,6 @@
 mod config;
 pub(crate) mod handshake;
 mod server;
-#[cfg(test)]
-mod tests;
 
 pub use config::{
     DEFAULT_PORT, ForwardSourceConfig, Security, hostname, read_addr, read_security,

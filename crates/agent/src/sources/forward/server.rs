@@ -111,7 +111,7 @@ async fn serve(
                     drain.cancel();
                     return;
                 }
-                if control.drain.load(Ordering::Acquire) {
+                if control.drain.load(Ordering::Acquire) || control.reload.load(Ordering::Acquire) {
                     drain.cancel();
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -291,7 +291,11 @@ async fn connection(
     };
     if let Some(security) = &ctx.config.security {
         let nonce = handshake::random_bytes();
-        write(&mut stream, &handshake::helo(&nonce, !ctx.config.deny_keepalive)).await?;
+        write(
+            &mut stream,
+            &handshake::helo(&nonce, !ctx.config.deny_keepalive),
+        )
+        .await?;
         let Some(ping) = frames.next(&mut stream, drain).await? else {
             return Ok(());
         };
@@ -300,8 +304,7 @@ async fn connection(
             reason,
         };
         let (hostname, salt, digest) = handshake::parse_ping(&ping).map_err(refuse)?;
-        let expected =
-            handshake::shared_key_digest(&salt, &hostname, &nonce, &security.shared_key);
+        let expected = handshake::shared_key_digest(&salt, &hostname, &nonce, &security.shared_key);
         let failure = if hostname == security.self_hostname {
             Some("same hostname between input and output: invalid configuration")
         } else if !handshake::same(&digest, &expected) {
@@ -311,10 +314,16 @@ async fn connection(
         };
         if let Some(reason) = failure {
             let _ = write(&mut stream, &handshake::pong(false, reason, "", "")).await;
-            return Err(refuse(format!("handshake with {hostname} failed: {reason}")));
+            return Err(refuse(format!(
+                "handshake with {hostname} failed: {reason}"
+            )));
         }
-        let answer =
-            handshake::shared_key_digest(&salt, &security.self_hostname, &nonce, &security.shared_key);
+        let answer = handshake::shared_key_digest(
+            &salt,
+            &security.self_hostname,
+            &nonce,
+            &security.shared_key,
+        );
         write(
             &mut stream,
             &handshake::pong(true, "", &security.self_hostname, &answer),
@@ -479,7 +488,9 @@ fn handle_message(
                         return Err(malformed("packed entries end in the middle of an entry"));
                     }
                     Err(DecodeError::Invalid(why)) => {
-                        return Err(malformed(format!("packed entries are not MessagePack: {why}")));
+                        return Err(malformed(format!(
+                            "packed entries are not MessagePack: {why}"
+                        )));
                     }
                 }
             }

@@ -6,16 +6,20 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use tail::Tailer;
 use tail::pos_file::PosEntry;
+
+const POSITIONS_EVERY: Duration = Duration::from_secs(1);
 
 use crate::metrics::{self, Counter, Histogram};
 
 pub(super) struct TailMetrics {
     plugin_id: String,
     records: Arc<Counter>,
-    exposure: Arc<Histogram>,
+    pub(super) exposure: Arc<Histogram>,
+    next_positions: Instant,
     per_path: HashMap<Arc<Path>, (Arc<Counter>, Arc<Counter>)>,
 }
 
@@ -26,6 +30,7 @@ impl TailMetrics {
             records: metrics::INPUT_RECORDS.with(&[plugin_id, "tail"]),
             exposure: metrics::EXPOSURE_WINDOW.with(&[plugin_id]),
             per_path: HashMap::new(),
+            next_positions: Instant::now(),
         }
     }
 
@@ -48,14 +53,18 @@ impl TailMetrics {
         self.records.add(events as u64);
     }
 
-    /// A chunk read at `read_at` is acknowledged by every output.
-    pub(super) fn acknowledged(&self, read_at: Instant) {
-        self.exposure.observe_duration(read_at.elapsed());
+    /// Updates the position and bytes-behind gauges, at most once a second.
+    pub(super) fn update_positions(&mut self, tailer: &Tailer) {
+        let now = Instant::now();
+        if now < self.next_positions {
+            return;
+        }
+        self.next_positions = now + POSITIONS_EVERY;
+        self.positions(&tailer.pos_entries());
     }
 
-    /// The positions just persisted: updates position and bytes-behind gauges of the file now at
-    /// each path.
-    pub(super) fn positions(&self, entries: &[PosEntry]) {
+    /// The position and bytes-behind gauges of the file now at each path.
+    fn positions(&self, entries: &[PosEntry]) {
         // The last entry of a path is its current file.
         let mut current: HashMap<&str, &PosEntry> = HashMap::new();
         for entry in entries {
