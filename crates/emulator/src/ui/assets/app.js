@@ -251,8 +251,8 @@ function drawHistogram(data) {
   const barWidth = Math.max(1, step - (step > 4 ? 1 : 0));
 
   chart.append(svg('line', { class: 'axis', x1: left, x2: width - 4, y1: top + plotHeight + 0.5, y2: top + plotHeight + 0.5 }));
-  for (const value of [max, Math.round(max / 2)]) {
-    if (value <= 0 || (value === Math.round(max / 2) && value === max)) continue;
+  const half = Math.round(max / 2);
+  for (const value of half > 0 && half < max ? [max, half] : [max]) {
     const y = top + plotHeight - (value / max) * plotHeight;
     chart.append(svg('line', { class: 'grid', x1: left, x2: width - 4, y1: y + 0.5, y2: y + 0.5 }));
     const label = svg('text', { class: 'tick', x: left - 4, y: y + 4, 'text-anchor': 'end' });
