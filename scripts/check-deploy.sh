@@ -108,6 +108,8 @@ for path, native in [("deploy/k8s/deployment.yaml", True), ("deploy/k8s/deployme
     wait = 0 if native else int(agent["lifecycle"]["preStop"]["exec"]["command"][-1])
     if not native and wait <= shutdown:
         fail(f"{path}: the preStop wait ({wait}s) must outlast the API's shutdown ({shutdown}s)")
+    if not native and arg(agent["args"], "--writer-exit-marker", None) != arg(api["args"], "--exit-marker", ""):
+        fail(f"{path}: the sidecar's --writer-exit-marker must be the API's --exit-marker")
     budget = (shutdown + drain) if native else (wait + drain)
     if spec["terminationGracePeriodSeconds"] < budget + 5:
         fail(f"{path}: terminationGracePeriodSeconds {spec['terminationGracePeriodSeconds']} < {budget}s + 5s slack")

@@ -110,7 +110,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     // The sidecar first, as a native sidecar starts before the app container.
     let config = pod.write_agent_config(&url)?;
-    let agent_args = agent_args(&exe)?;
+    let agent_args: Vec<String> = agent_args(&exe)?
+        .iter()
+        .map(|arg| pod.rewrite(arg))
+        .collect();
     let agent = spawn(
         Command::new(&exe)
             .args(&agent_args)

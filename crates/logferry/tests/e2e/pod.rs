@@ -319,10 +319,11 @@ fn a_pod_of_the_manifests_ships_every_one_of_10000_requests_once_with_k8s_contai
     assert_eq!(fluentd_args, "-c /etc/fluentd/fluentd.conf");
     let mut agent = Proc::spawn(
         Command::new(BIN)
-            .args(local_agent_args(container_args(
-                &deployment,
-                "fluentd-container",
-            )))
+            .args(
+                local_agent_args(container_args(&deployment, "fluentd-container"))
+                    .into_iter()
+                    .map(|a| a.replace("/api/log", &api_log.display().to_string())),
+            )
             .env(
                 "FLUENTD_ARGS",
                 fluentd_args.replace(
@@ -342,7 +343,6 @@ fn a_pod_of_the_manifests_ships_every_one_of_10000_requests_once_with_k8s_contai
     });
 
     let port_file = root.join("web-api.port");
-    let marker = root.join("web-api.exited");
     let mut api_args = container_args(&deployment, "fast-api-container");
     for i in 0..api_args.len() {
         if i > 0 && api_args[i - 1] == "--bind" {
@@ -352,13 +352,13 @@ fn a_pod_of_the_manifests_ships_every_one_of_10000_requests_once_with_k8s_contai
         }
     }
     assert!(api_args.contains(&format!("{}/app.log", api_log.display())));
+    let marker =
+        PathBuf::from(&api_args[api_args.iter().position(|a| a == "--exit-marker").unwrap() + 1]);
     let mut api = Proc::spawn(
         Command::new(web_api_bin())
             .args(&api_args)
             .arg("--port-file")
             .arg(&port_file)
-            .arg("--exit-marker")
-            .arg(&marker)
             .stdin(Stdio::null()),
         root.join("web-api.log"),
     );
