@@ -66,6 +66,11 @@ struct RunArgs {
     /// Verbosity of logferry's own log (error, warn, info, debug, trace).
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Serve /metrics, /healthz, /readyz, /api/plugins.json and POST /api/config.reload on this
+    /// address (the Kubernetes probes use 0.0.0.0:24231). Default: off, unless the config has a
+    /// `<source> @type prometheus` or `monitor_agent`.
+    #[arg(long, value_name = "ADDR", env = "LOGFERRY_HEALTH_LISTEN")]
+    health_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Args)]
@@ -173,7 +178,14 @@ fn run(args: RunArgs) -> ExitCode {
                     .saturating_sub((args.drain_timeout / 3).min(Duration::from_secs(5))),
             },
         };
-        agent::runtime::run(pipeline, options, stop, force).await
+        let reloads = tokio::sync::mpsc::channel(4);
+        tokio::spawn(watch_reload_signal(reloads.0.clone()));
+        let supervise = agent::runtime::SuperviseOptions {
+            config_path: path.clone(),
+            run: options,
+            health_listen: args.health_listen,
+        };
+        agent::runtime::supervise(pipeline, supervise, stop, force, reloads).await
     });
     match result {
         Ok(summary) if summary.drained => {
@@ -190,6 +202,25 @@ fn run(args: RunArgs) -> ExitCode {
             error!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// SIGHUP: read the config again, as fluentd does. An invalid one is reported and the running
+/// pipeline goes on.
+async fn watch_reload_signal(reload: tokio::sync::mpsc::Sender<agent::health::ReloadRequest>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        error!("cannot listen for SIGHUP");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        info!("received SIGHUP: reloading the configuration");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if reload.send(tx).await.is_err() {
+            return;
+        }
+        // One reload at a time; signals that arrive meanwhile make one more.
+        let _ = rx.await;
     }
 }
 
