@@ -3,6 +3,8 @@
 mod e2e {
     pub mod check;
     pub mod cloud_logging;
+    pub mod forward;
+    pub mod operations;
     pub mod pod;
     pub mod support;
     pub mod tail;

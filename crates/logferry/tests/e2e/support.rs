@@ -251,3 +251,46 @@ impl Drop for Emulator {
         let _ = self.child.wait();
     }
 }
+
+impl Agent {
+    /// [`Agent::start`] with more `logferry run` flags.
+    pub fn start_with(config: &Path, args: &[&str]) -> Agent {
+        let stderr = config.with_extension(format!("stderr.{}", next_id()));
+        let child = Command::new(BIN)
+            .arg("run")
+            .arg("-c")
+            .arg(config)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start logferry");
+        Agent { child, stderr }
+    }
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port`: `(status, body)`, or `None` if nothing answers.
+pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(DEADLINE)).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
