@@ -254,7 +254,7 @@ fn forward_packed_and_compressed_messages_are_acknowledged_after_delivery() {
 }
 
 #[test]
-fn forward_output_delivers_to_a_second_logferry_with_acks() {
+fn forward_output_fails_over_and_delivers_to_a_second_logferry_with_acks() {
     let dir = tempfile::tempdir().unwrap();
     let receiver_dir = dir.path().join("receiver");
     let sender_dir = dir.path().join("sender");
@@ -268,8 +268,9 @@ fn forward_output_delivers_to_a_second_logferry_with_acks() {
     fs::write(
         &config,
         format!(
-            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  poll_interval 20ms\n</source>\n<match **>\n  @type forward\n  require_ack_response true\n  compress gzip\n  <security>\n    self_hostname sender\n    shared_key k3y\n  </security>\n  <server>\n    host 127.0.0.1\n    port {port}\n  </server>\n  flush_interval 100ms\n</match>\n",
-            d = sender_dir.display()
+            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  poll_interval 20ms\n</source>\n<match **>\n  @type forward\n  require_ack_response true\n  compress gzip\n  <security>\n    self_hostname sender\n    shared_key k3y\n  </security>\n  <server>\n    host 127.0.0.1\n    port {dead}\n  </server>\n  <server>\n    host 127.0.0.1\n    port {port}\n  </server>\n  flush_interval 100ms\n</match>\n",
+            d = sender_dir.display(),
+            dead = free_port(),
         ),
     )
     .unwrap();
