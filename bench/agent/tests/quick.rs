@@ -7,9 +7,10 @@ use std::process::Command;
 use logferry_bench::{Options, run, scenarios};
 
 fn logferry_bin() -> PathBuf {
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = workspace.join("target");
     if let Ok(bin) = std::env::var("LOGFERRY_BIN") {
-        return bin.into();
+        return workspace.join(bin); // a relative path is the workspace's
     }
     for profile in ["release", "debug"] {
         let bin = target.join(profile).join("logferry");
