@@ -48,7 +48,7 @@ where
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let ts = gcloud_time(now);
+        let ts = utc_time(now);
         let level = match *event.metadata().level() {
             Level::ERROR => "error",
             Level::WARN => "warn",
@@ -63,10 +63,10 @@ where
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
-fn gcloud_time(seconds: i64) -> String {
+fn utc_time(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let secs = seconds.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = gcloud_logging::time::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
         secs / 3600,
@@ -75,23 +75,10 @@ fn gcloud_time(seconds: i64) -> String {
     )
 }
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn formats_utc() {
-        assert_eq!(super::gcloud_time(1_624_172_776), "2021-06-20 07:06:16");
+        assert_eq!(super::utc_time(1_624_172_776), "2021-06-20 07:06:16");
     }
 }

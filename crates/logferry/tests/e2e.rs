@@ -8,4 +8,5 @@ mod e2e {
     pub mod pod;
     pub mod support;
     pub mod tail;
+    pub mod torture;
 }

@@ -2,6 +2,7 @@
 //! formats tried when no `time_format` is given.
 
 use gcloud_logging::Timestamp;
+use gcloud_logging::time::days_from_civil;
 
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
@@ -198,17 +199,6 @@ fn take_offset(s: &mut &[u8]) -> Option<i64> {
     }
     let minutes = take_num(s, 2).unwrap_or(0) as i64;
     Some(sign * (hours * 3600 + minutes * 60))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -61,11 +61,14 @@ impl ReadTimes {
     /// The time a line at `offset` was first read, if an earlier run read it.
     pub fn earlier(&self, inode: u64, offset: u64) -> Option<Timestamp> {
         let ranges = self.previous.get(&inode)?;
-        let index = ranges
-            .partition_point(|r| r.start <= offset)
-            .checked_sub(1)?;
-        let range = ranges[index];
-        (offset < range.end).then_some(range.time)
+        // Ranges of several runs may overlap; the latest-starting one holding the offset wins
+        // (a later run journals only what it read for the first time).
+        let candidates = ranges.partition_point(|r| r.start <= offset);
+        ranges[..candidates]
+            .iter()
+            .rev()
+            .find(|r| offset < r.end)
+            .map(|r| r.time)
     }
 
     /// True when nothing from an earlier run is waiting to be matched (the fast path).

@@ -304,12 +304,13 @@ impl TailSource {
         let inode = chunk.file.inode;
         let mut first_new = chunk.start;
         if !times.nothing_earlier() {
+            // Only what this run reads for the first time is journaled again.
+            first_new = chunk.end();
             for p in parsed.iter_mut() {
-                if let Some(earlier) = times.earlier(inode, p.offset) {
-                    if p.time == now {
-                        p.time = earlier;
-                    }
-                    first_new = first_new.max(p.offset + 1);
+                match times.earlier(inode, p.offset) {
+                    Some(earlier) if p.time == now => p.time = earlier,
+                    Some(_) => {}
+                    None => first_new = first_new.min(p.offset),
                 }
             }
         }

@@ -1,0 +1,527 @@
+//! The torture suite, scaled to fit CI: the real agent shipping to the real emulator through a
+//! fault-injecting proxy, while it is killed, the endpoint fails, files rotate and the writer
+//! outlives SIGTERM. Each scenario prints what it measured and asserts that nothing was lost and
+//! nothing shows twice in query results. `LOGFERRY_TORTURE_SCALE=10` runs it ten times larger.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::support::*;
+
+fn scale() -> usize {
+    std::env::var("LOGFERRY_TORTURE_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+/// What the proxy does to requests.
+#[derive(Default)]
+struct Faults {
+    /// Fail one request in this many (0: none), cycling through 429, 500, 503, reset, stall.
+    one_in: AtomicU64,
+    /// Refuse everything (the endpoint is down).
+    down: AtomicBool,
+}
+
+/// An HTTP/1.1 proxy on 127.0.0.1 in front of the emulator that injects faults and counts
+/// the entries it forwarded (to report raw resends).
+struct Proxy {
+    url: String,
+    faults: Arc<Faults>,
+    forwarded_entries: Arc<AtomicU64>,
+    failed_requests: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let faults = Arc::new(Faults::default());
+        let forwarded_entries = Arc::new(AtomicU64::new(0));
+        let failed_requests = Arc::new(AtomicU64::new(0));
+        let counter = Arc::new(AtomicU64::new(0));
+        let (f, fe, fr) = (
+            faults.clone(),
+            forwarded_entries.clone(),
+            failed_requests.clone(),
+        );
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (f, fe, fr, c, up) = (
+                    f.clone(),
+                    fe.clone(),
+                    fr.clone(),
+                    counter.clone(),
+                    upstream.clone(),
+                );
+                std::thread::spawn(move || serve(conn, &up, &f, &fe, &fr, &c));
+            }
+        });
+        Proxy {
+            url,
+            faults,
+            forwarded_entries,
+            failed_requests,
+        }
+    }
+}
+
+fn read_request(conn: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 4096];
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = conn.read(&mut byte).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&byte[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = buf[header_end..].to_vec();
+    while body.len() < length {
+        let n = conn.read(&mut byte).ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&byte[..n]);
+    }
+    Some((head, body))
+}
+
+fn serve(
+    mut conn: TcpStream,
+    upstream: &str,
+    faults: &Faults,
+    forwarded: &AtomicU64,
+    failed: &AtomicU64,
+    counter: &AtomicU64,
+) {
+    while let Some((head, body)) = read_request(&mut conn) {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let one_in = faults.one_in.load(Ordering::Relaxed);
+        if faults.down.load(Ordering::Relaxed) {
+            failed.fetch_add(1, Ordering::Relaxed);
+            let _ = conn.shutdown(Shutdown::Both);
+            return;
+        }
+        if one_in > 0 && n % one_in == one_in - 1 {
+            failed.fetch_add(1, Ordering::Relaxed);
+            let status = match (n / one_in) % 5 {
+                0 => "429 Too Many Requests\r\nRetry-After: 1",
+                1 => "500 Internal Server Error",
+                2 => "503 Service Unavailable",
+                3 => {
+                    let _ = conn.shutdown(Shutdown::Both); // connection reset
+                    return;
+                }
+                _ => {
+                    std::thread::sleep(Duration::from_secs(4)); // past the request timeout
+                    let _ = conn.shutdown(Shutdown::Both);
+                    return;
+                }
+            };
+            let reply = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{{}}"
+            );
+            if conn.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
+        let entries = body.windows(10).filter(|w| w == b"\"insertId\"").count() as u64;
+        let Ok(mut up) = TcpStream::connect(upstream) else {
+            return;
+        };
+        // Forward with `Connection: close` so the response ends with the connection.
+        let mut head_lines: Vec<&str> = head
+            .trim_end()
+            .lines()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+            .collect();
+        head_lines.push("connection: close");
+        let request = format!("{}\r\n\r\n", head_lines.join("\r\n"));
+        if up
+            .write_all(request.as_bytes())
+            .and_then(|()| up.write_all(&body))
+            .is_err()
+        {
+            return;
+        }
+        let mut response = Vec::new();
+        if up.read_to_end(&mut response).is_err() {
+            return;
+        }
+        forwarded.fetch_add(entries, Ordering::Relaxed);
+        // Re-frame for keep-alive: the emulator answered with content-length.
+        if conn.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes numbered lines at full speed (optionally rotating by rename every `rotate_every`).
+fn spawn_writer(
+    log: PathBuf,
+    total: usize,
+    rotate_every: usize,
+    stop_at: Option<Arc<AtomicBool>>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut rotations = 0;
+        let mut written = 0;
+        let mut batch = String::new();
+        while written < total {
+            if stop_at.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                break;
+            }
+            batch.clear();
+            let end = (written + 100).min(total);
+            for i in written..end {
+                batch.push_str(&format!("line {i} {}\n", "x".repeat(i % 40)));
+            }
+            file.write_all(batch.as_bytes()).unwrap();
+            for i in written..end {
+                if rotate_every > 0 && (i + 1) % rotate_every == 0 {
+                    rotations += 1;
+                    fs::rename(&log, log.with_extension(format!("log.{rotations}"))).unwrap();
+                    file = fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&log)
+                        .unwrap();
+                }
+            }
+            written = end;
+            if stop_at.is_some() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        written
+    })
+}
+
+fn config(dir: &Path, endpoint: &str) -> PathBuf {
+    let d = dir.display();
+    let path = dir.join("fluentd.conf");
+    fs::write(
+        &path,
+        format!(
+            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  rotate_wait 1s\n  poll_interval 20ms\n</source>\n<match **>\n  @type google_cloud\n  endpoint {endpoint}\n  project_id local-project\n  use_metadata_service false\n  resource_type global\n  request_timeout 2s\n  dead_letter_path {d}/dead-letter.jsonl\n  retry_wait 200ms\n  retry_max_interval 2s\n</match>\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+struct Report {
+    scenario: &'static str,
+    written: usize,
+    delivered: usize,
+    lost: usize,
+    duplicates: usize,
+    resends: u64,
+    failed_requests: u64,
+    max_exposure: Duration,
+}
+
+impl Report {
+    fn print_and_check(&self) {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} s |",
+            self.scenario,
+            self.written,
+            self.delivered,
+            self.lost,
+            self.duplicates,
+            self.resends,
+            self.failed_requests,
+            self.max_exposure.as_secs_f64()
+        );
+        assert_eq!(self.lost, 0, "{}: lines lost", self.scenario);
+        assert_eq!(self.duplicates, 0, "{}: lines visible twice", self.scenario);
+        assert_eq!(self.delivered, self.written, "{}", self.scenario);
+    }
+}
+
+/// Counts, by line number, what reached the emulator.
+fn account(scenario: &'static str, emulator: &Emulator, written: usize, proxy: &Proxy) -> Report {
+    let entries = emulator.query("");
+    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let mut max_exposure = Duration::ZERO;
+    for entry in &entries {
+        let text = entry["textPayload"].as_str().unwrap_or_default();
+        let number: usize = text
+            .strip_prefix("line ")
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(usize::MAX);
+        *seen.entry(number).or_default() += 1;
+        let (Some(ts), Some(rx)) = (
+            entry["timestamp"].as_str(),
+            entry["receiveTimestamp"].as_str(),
+        ) else {
+            continue;
+        };
+        if let (Some(a), Some(b)) = (secs(ts), secs(rx)) {
+            max_exposure = max_exposure.max(Duration::from_secs_f64((b - a).max(0.0)));
+        }
+    }
+    let lost = (0..written).filter(|i| !seen.contains_key(i)).count();
+    if let Some(dup) = seen.iter().find(|(_, c)| **c > 1).map(|(n, _)| *n) {
+        let same: Vec<&serde_json::Value> = entries
+            .iter()
+            .filter(|e| {
+                e["textPayload"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(&format!("line {dup} ")))
+            })
+            .collect();
+        eprintln!(
+            "{scenario}: line {dup} is visible {} times: {:#?}",
+            same.len(),
+            same.iter()
+                .map(|e| (&e["insertId"], &e["timestamp"]))
+                .collect::<Vec<_>>()
+        );
+    }
+    let duplicates = seen.values().filter(|c| **c > 1).count();
+    Report {
+        scenario,
+        written,
+        delivered: seen.keys().filter(|k| **k < written).count(),
+        lost,
+        duplicates,
+        resends: proxy
+            .forwarded_entries
+            .load(Ordering::Relaxed)
+            .saturating_sub(entries.len() as u64),
+        failed_requests: proxy.failed_requests.load(Ordering::Relaxed),
+        max_exposure,
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC timestamp (enough for differences).
+fn secs(ts: &str) -> Option<f64> {
+    let (date, time) = ts.trim_end_matches('Z').split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let days = y * 372 + m * 31 + day; // monotonic, enough within a test run
+    let mut t = time.split(':');
+    let (h, mi, s) = (
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+    );
+    Some(days as f64 * 86_400.0 + h * 3600.0 + mi * 60.0 + s)
+}
+
+fn wait_delivered(emulator: &Emulator, n: usize) {
+    let done = wait_for(|| emulator.query("").len() >= n);
+    if !done {
+        eprintln!("only {} of {n} entries arrived", emulator.query("").len());
+    }
+}
+
+#[test]
+fn crash_loop_kill_9_while_writing_loses_and_shows_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(dir.path());
+    let proxy = Proxy::start(&emulator.url);
+    let config = config(dir.path(), &proxy.url);
+    let total = 50_000 * scale();
+    let writer = spawn_writer(
+        dir.path().join("app.log"),
+        total,
+        0,
+        Some(Arc::new(AtomicBool::new(false))),
+    );
+    let mut seed = 0x9e37_79b9_u64;
+    for _ in 0..8 {
+        let agent = Agent::start(&config);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(100 + seed % 400));
+        let mut agent = agent;
+        let _ = agent.child.kill(); // SIGKILL
+        let _ = agent.child.wait();
+        if std::env::var("TORTURE_DEBUG").is_ok() {
+            let journal =
+                fs::read_to_string(dir.path().join("app.log.pos.readtimes")).unwrap_or_default();
+            let pos = fs::read_to_string(dir.path().join("app.log.pos")).unwrap_or_default();
+            fs::write(
+                format!("/tmp/torture-journal-{}", seed % 1000),
+                format!("{pos}\n{journal}"),
+            )
+            .unwrap();
+            eprintln!(
+                "run ended: pos {pos:?}, journal {} lines",
+                journal.lines().count()
+            );
+        }
+    }
+    let written = writer.join().unwrap();
+    let agent = Agent::start(&config);
+    wait_delivered(&emulator, written);
+    agent.stop();
+    account("crash loop (8 × kill -9)", &emulator, written, &proxy).print_and_check();
+}
+
+#[test]
+fn endpoint_faults_and_an_outage_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(dir.path());
+    let proxy = Proxy::start(&emulator.url);
+    proxy.faults.one_in.store(10, Ordering::Relaxed);
+    let config = config(dir.path(), &proxy.url);
+    let total = 30_000 * scale();
+    let agent = Agent::start(&config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = spawn_writer(dir.path().join("app.log"), total, 0, Some(stop.clone()));
+    std::thread::sleep(Duration::from_millis(500));
+    proxy.faults.down.store(true, Ordering::Relaxed);
+    // Scaled from the 60 s.
+    std::thread::sleep(Duration::from_secs(5));
+    proxy.faults.down.store(false, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    wait_delivered(&emulator, written);
+    agent.stop();
+    account("faults 10% + 5 s outage", &emulator, written, &proxy).print_and_check();
+}
+
+#[test]
+fn rotation_under_load_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(dir.path());
+    let proxy = Proxy::start(&emulator.url);
+    let config = config(dir.path(), &proxy.url);
+    let total = 100_000 * scale();
+    let agent = Agent::start(&config);
+    let written = spawn_writer(dir.path().join("app.log"), total, 5_000, None)
+        .join()
+        .unwrap();
+    wait_delivered(&emulator, written);
+    agent.stop();
+    account(
+        "rename rotation every 5,000 lines",
+        &emulator,
+        written,
+        &proxy,
+    )
+    .print_and_check();
+}
+
+#[test]
+fn the_writer_outliving_sigterm_by_two_seconds_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(dir.path());
+    let proxy = Proxy::start(&emulator.url);
+    let config = config(dir.path(), &proxy.url);
+    let agent = Agent::start(&config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = spawn_writer(
+        dir.path().join("app.log"),
+        usize::MAX,
+        0,
+        Some(stop.clone()),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    agent.signal("TERM");
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    let mut agent = agent;
+    let status = wait_exit(&mut agent.child);
+    assert!(status.success(), "{}", agent.log());
+    account(
+        "writer goes on 2 s after SIGTERM",
+        &emulator,
+        written,
+        &proxy,
+    )
+    .print_and_check();
+}
+
+#[test]
+fn bad_input_is_reported_and_everything_else_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(dir.path());
+    let proxy = Proxy::start(&emulator.url);
+    let config = config(dir.path(), &proxy.url);
+    let log = dir.path().join("app.log");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"line 0 ok\n");
+    bytes.extend_from_slice(b"invalid \xff\xfe utf8\n");
+    bytes.extend_from_slice(b"nul \0 byte\n");
+    bytes.extend_from_slice(&vec![b'a'; 10 * 1024 * 1024]);
+    bytes.push(b'\n');
+    bytes.extend_from_slice(format!("{{\"message\":\"{}\"}}\n", "j".repeat(300 * 1024)).as_bytes());
+    bytes.extend_from_slice(
+        &(0..=255u8)
+            .cycle()
+            .take(4096)
+            .filter(|b| *b != b'\n')
+            .collect::<Vec<u8>>(),
+    );
+    bytes.push(b'\n');
+    bytes.extend_from_slice(b"line 1 ok\n");
+    fs::write(&log, &bytes).unwrap();
+    // A corrupted pos_file: reported, and the file is read by read_from_head.
+    fs::write(dir.path().join("app.log.pos"), b"garbage\xff\n").unwrap();
+    let agent = Agent::start(&config);
+    wait_until("both good lines", || {
+        let texts: Vec<String> = emulator
+            .query("")
+            .iter()
+            .filter_map(|e| e["textPayload"].as_str().map(str::to_string))
+            .collect();
+        texts.iter().any(|t| t == "line 0 ok") && texts.iter().any(|t| t == "line 1 ok")
+    });
+    let log_text = agent.stop();
+    assert!(log_text.contains("pos_file line is damaged"), "{log_text}");
+    assert!(log_text.contains("longer than max_line_size"), "{log_text}");
+    let entries = emulator.query("");
+    let texts: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["textPayload"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"invalid \u{fffd}\u{fffd} utf8"),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"nul \0 byte"), "{texts:?}");
+    // The 10 MiB line arrives whole: split at max_line_size, then each piece at Cloud
+    // Logging's 256 KiB entry limit (linked by `split`).
+    let a_bytes: usize = entries
+        .iter()
+        .filter_map(|e| e["textPayload"].as_str())
+        .filter(|t| t.bytes().all(|b| b == b'a'))
+        .map(str::len)
+        .sum();
+    assert_eq!(a_bytes, 10 * 1024 * 1024);
+    let _ = proxy;
+}
