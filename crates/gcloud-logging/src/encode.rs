@@ -38,6 +38,8 @@ pub struct TextEntry<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct EntryEncoder {
     timestamps: TimestampFormatter,
+    /// The last timestamp written and its text: the lines of one read share their timestamp.
+    last_timestamp: Option<(Timestamp, Vec<u8>)>,
 }
 
 impl EntryEncoder {
@@ -57,7 +59,14 @@ impl EntryEncoder {
         out.extend_from_slice(b"\"insertId\":");
         write_json_string(out, entry.insert_id.as_bytes());
         out.extend_from_slice(b",\"timestamp\":\"");
-        self.timestamps.write(entry.timestamp, out);
+        match &mut self.last_timestamp {
+            Some((ts, text)) if *ts == entry.timestamp => out.extend_from_slice(text),
+            last => {
+                let at = out.len();
+                self.timestamps.write(entry.timestamp, out);
+                *last = Some((entry.timestamp, out[at..].to_vec()));
+            }
+        }
         out.push(b'"');
         if let Some(severity) = entry.severity {
             out.extend_from_slice(b",\"severity\":\"");
@@ -162,10 +171,20 @@ pub fn end_request(out: &mut Vec<u8>) {
 pub fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    for chunk in bytes.utf8_chunks() {
-        write_escaped(out, chunk.valid().as_bytes());
-        if !chunk.invalid().is_empty() {
-            out.extend_from_slice("\u{FFFD}".as_bytes());
+    if is_plain(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    // Log lines are nearly always ASCII: escape and validate in one pass, and only look for
+    // UTF-8 sequences (and invalid bytes) from the first byte above 0x7f on.
+    let ascii = write_escaped_ascii(out, bytes);
+    if ascii < bytes.len() {
+        for chunk in bytes[ascii..].utf8_chunks() {
+            write_escaped(out, chunk.valid().as_bytes());
+            if !chunk.invalid().is_empty() {
+                out.extend_from_slice("\u{FFFD}".as_bytes());
+            }
         }
     }
     out.push(b'"');
@@ -222,26 +241,75 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             let escape = ESCAPE[usize::from(bytes[i])];
             if escape != 0 {
                 out.extend_from_slice(&bytes[start..i]);
-                if escape == b'u' {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    let b = bytes[i];
-                    out.extend_from_slice(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[usize::from(b >> 4)],
-                        HEX[usize::from(b & 0xf)],
-                    ]);
-                } else {
-                    out.extend_from_slice(&[b'\\', escape]);
-                }
+                push_escape(out, bytes[i], escape);
                 start = i + 1;
             }
             i += 1;
         }
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// True when `bytes` is ASCII with nothing to escape, the usual log line: checked 64 bytes at
+/// a time with a branch-free fold the compiler turns into SIMD compares.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes.chunks(64).all(|chunk| {
+        !chunk.iter().fold(false, |bad, &b| {
+            bad | (b.wrapping_sub(0x20) > 0x5f) | (b == b'"') | (b == b'\\')
+        })
+    })
+}
+
+/// Like [`write_escaped`] for the ASCII prefix of `bytes`: stops before the first byte above
+/// 0x7f and returns its index (`bytes.len()` when all of it is ASCII).
+fn write_escaped_ascii(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes([
+                chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+            ]);
+            if word & HIGHS == 0 && !needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let end = (i + 8).min(bytes.len());
+        while i < end {
+            let b = bytes[i];
+            if b > 0x7f {
+                out.extend_from_slice(&bytes[start..i]);
+                return i;
+            }
+            let escape = ESCAPE[usize::from(b)];
+            if escape != 0 {
+                out.extend_from_slice(&bytes[start..i]);
+                push_escape(out, b, escape);
+                start = i + 1;
+            }
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    bytes.len()
+}
+
+/// Writes the escape sequence of byte `b` (`escape` is its [`ESCAPE`] entry).
+fn push_escape(out: &mut Vec<u8>, b: u8, escape: u8) {
+    if escape == b'u' {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]);
+    } else {
+        out.extend_from_slice(&[b'\\', escape]);
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +352,37 @@ mod tests {
                     "{b:#x} at {pad}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn any_bytes_escape_like_lossy_utf8_through_serde() {
+        let alphabet: &[&[u8]] = &[
+            b"a",
+            b"\"",
+            b"\\",
+            b"\n",
+            b"\x01",
+            b"\x7f",
+            "é".as_bytes(),
+            "😀".as_bytes(),
+            b"\xff",
+            b"\xe3\x83",
+            b"abcdefgh",
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut bytes = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut r = x;
+            for _ in 0..(r % 24) {
+                r = r.rotate_left(5) ^ 0x9e37_79b9;
+                bytes.extend_from_slice(alphabet[(r % alphabet.len() as u64) as usize]);
+            }
+            let expected = serde_json::to_string(&String::from_utf8_lossy(&bytes)).unwrap();
+            assert_eq!(json_string(&bytes), expected, "{bytes:?}");
         }
     }
 

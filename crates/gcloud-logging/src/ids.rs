@@ -77,11 +77,35 @@ pub fn insert_id(file_identity: u64, offset: u64, split_index: Option<u32>) -> S
         .to_owned()
 }
 
-fn put_hex(slot: &mut [u8], mut value: u64) {
-    for b in slot.iter_mut().rev() {
-        *b = HEX[(value & 0xf) as usize];
-        value >>= 4;
+/// Writes `value` as `slot.len()` (8 or 16) lowercase hex digits, eight at a time: an id is
+/// made for every line, so this is on the hot path.
+fn put_hex(slot: &mut [u8], value: u64) {
+    match slot.len() {
+        16 => {
+            slot[..8].copy_from_slice(&hex8((value >> 32) as u32));
+            slot[8..].copy_from_slice(&hex8(value as u32));
+        }
+        8 => slot.copy_from_slice(&hex8(value as u32)),
+        _ => {
+            let mut value = value;
+            for b in slot.iter_mut().rev() {
+                *b = HEX[(value & 0xf) as usize];
+                value >>= 4;
+            }
+        }
     }
+}
+
+/// The eight hex digits of `x`: spread its nibbles into bytes, then add `'0'`, plus the gap to
+/// `'a'` for nibbles of ten and more.
+fn hex8(x: u32) -> [u8; 8] {
+    let x = u64::from(x);
+    let mut v = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+    v = ((v & 0x0000_ff00_0000_ff00) << 8) | (v & 0x0000_00ff_0000_00ff);
+    v = ((v & 0x00f0_00f0_00f0_00f0) << 4) | (v & 0x000f_000f_000f_000f);
+    let letters = ((v + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    let ascii = v + 0x3030_3030_3030_3030 + letters * u64::from(b'a' - b'0' - 10);
+    ascii.to_be_bytes()
 }
 
 fn read_hex(digits: &[u8]) -> Option<u64> {
@@ -169,6 +193,37 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_match_format() {
+        let mut values = vec![
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            u64::MAX,
+            0x0123_4567_89ab_cdef,
+            0xa5a5_5a5a_f0f0_0f0f,
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..1000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            values.push(x);
+        }
+        for v in values {
+            let mut slot = [0u8; 16];
+            put_hex(&mut slot, v);
+            assert_eq!(std::str::from_utf8(&slot).unwrap(), format!("{v:016x}"));
+            let mut short = [0u8; 8];
+            put_hex(&mut short, v);
+            assert_eq!(
+                std::str::from_utf8(&short).unwrap(),
+                format!("{:08x}", v as u32)
+            );
+        }
+    }
 
     #[test]
     fn insert_id_is_fixed_width_hex() {
