@@ -41,6 +41,14 @@ impl TagPattern {
     }
 
     pub fn matches(&self, tag: &str) -> bool {
+        // `<match **>` (the usual catch-all) needs no look at the tag: it is asked per event.
+        if self
+            .alternatives
+            .iter()
+            .any(|alt| alt.as_slice() == [Part::Any])
+        {
+            return true;
+        }
         let parts: Vec<&str> = tag.split('.').collect();
         self.alternatives.iter().any(|alt| match_parts(alt, &parts))
     }
