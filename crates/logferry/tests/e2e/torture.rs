@@ -134,7 +134,7 @@ fn serve(
                     return;
                 }
                 _ => {
-                    std::thread::sleep(Duration::from_secs(4)); // past the request timeout
+                    std::thread::sleep(Duration::from_secs(6)); // past the request timeout
                     let _ = conn.shutdown(Shutdown::Both);
                     return;
                 }
@@ -230,7 +230,7 @@ fn config(dir: &Path, endpoint: &str) -> PathBuf {
     fs::write(
         &path,
         format!(
-            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  rotate_wait 1s\n  poll_interval 20ms\n</source>\n<match **>\n  @type google_cloud\n  endpoint {endpoint}\n  project_id local-project\n  use_metadata_service false\n  resource_type global\n  request_timeout 2s\n  dead_letter_path {d}/dead-letter.jsonl\n  retry_wait 200ms\n  retry_max_interval 2s\n</match>\n"
+            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  rotate_wait 1s\n  poll_interval 20ms\n</source>\n<match **>\n  @type google_cloud\n  endpoint {endpoint}\n  project_id local-project\n  use_metadata_service false\n  resource_type global\n  request_timeout 5s\n  chunk_limit_size 512k\n  dead_letter_path {d}/dead-letter.jsonl\n  retry_wait 200ms\n  retry_max_interval 2s\n</match>\n"
         ),
     )
     .unwrap();
@@ -516,6 +516,15 @@ fn bad_input_is_reported_and_everything_else_delivered() {
     assert!(texts.contains(&"nul \0 byte"), "{texts:?}");
     // The 10 MiB line arrives whole: split at max_line_size, then each piece at Cloud
     // Logging's 256 KiB entry limit (linked by `split`).
+    if let Ok(dead) = fs::read_to_string(dir.path().join("dead-letter.jsonl")) {
+        eprintln!(
+            "dead letters: {}",
+            dead.lines()
+                .map(|l| l.chars().take(300).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
     let a_bytes: usize = entries
         .iter()
         .filter_map(|e| e["textPayload"].as_str())

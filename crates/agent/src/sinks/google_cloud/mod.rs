@@ -30,6 +30,9 @@ use self::service::{DeadLetter, Service};
 use super::{SendFuture, Sink, SinkError};
 use crate::event::Event;
 
+/// Room for what the server adds to each entry (`receiveTimestamp`, field names).
+const SERVER_FIELDS_BYTES: usize = 128;
+
 /// Chunks in flight at once (each chunk's requests go one after another).
 pub const CONCURRENCY: usize = 2;
 
@@ -76,7 +79,14 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
         split_logs_by_tag: config.split_logs_by_tag,
         detect_json: config.detect_json,
         max_request_bytes: config.max_request_bytes,
-        max_entry_bytes: config.max_entry_bytes,
+        // Cloud Logging counts an entry's size after it merged the request's resource and
+        // labels into it and added its own fields: leave room for them, so a split part is
+        // never rejected for a few bytes.
+        max_entry_bytes: config.max_entry_bytes.saturating_sub(
+            serde_json::to_vec(&resolved.resource).map_or(0, |r| r.len())
+                + serde_json::to_vec(&config.labels).map_or(0, |l| l.len())
+                + SERVER_FIELDS_BYTES,
+        ),
         oversize: config.oversize_entries,
     };
     let stats = Arc::new(GoogleCloudStats::default());
