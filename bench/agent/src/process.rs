@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 pub struct Usage {
     pub cpu_s: f64,
+    /// `ru_maxrss`, except after [`Watched::terminate`] (see there).
     pub max_rss_kib: u64,
     pub exit_code: i32,
 }
@@ -119,11 +120,23 @@ impl Watched {
         Some(ticks / hz)
     }
 
-    /// Sends SIGTERM and reaps the child.
+    /// Sends SIGTERM and reaps the child. Peak RSS is the last VmHWM seen before the exit:
+    /// `ru_maxrss` would also count the harness's own memory, which a spawned child inherits
+    /// until it calls exec.
     pub fn terminate(self) -> Usage {
+        let pid = self.pid();
+        let mut hwm = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
         // SAFETY: the pid is our own unreaped child.
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-        reap(self.child)
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        while let Some(now) = proc_status_kib(pid, "VmHWM:") {
+            hwm = hwm.max(now);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let usage = reap(self.child);
+        Usage {
+            max_rss_kib: hwm,
+            ..usage
+        }
     }
 
     pub fn kill(mut self) {
