@@ -31,6 +31,8 @@
 mod ast;
 mod cursor;
 mod diagnostic;
+#[doc(hidden)]
+pub mod fuzzing;
 mod json;
 pub mod literal;
 mod parser;

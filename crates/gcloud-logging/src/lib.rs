@@ -9,6 +9,8 @@
 
 pub mod duration;
 pub mod encode;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod lift;
 pub mod limits;

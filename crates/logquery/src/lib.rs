@@ -17,6 +17,8 @@ pub mod ast;
 mod error;
 mod eval;
 mod functions;
+#[doc(hidden)]
+pub mod fuzzing;
 mod narrowing;
 mod parser;
 pub mod time;

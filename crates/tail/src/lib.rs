@@ -10,6 +10,8 @@
 mod checkpoint;
 mod discovery;
 mod file;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod pos_file;
 mod tailer;
 
