@@ -31,6 +31,9 @@ pub struct BufferConfig {
     pub retry_wait: Duration,
     pub retry_max_interval: Duration,
     pub flush_thread_count: usize,
+    /// `<buffer> @type file`: deliver from a disk buffer in this directory instead (see
+    /// `sinks::disk_buffer`).
+    pub disk: Option<super::disk_buffer::DiskBufferConfig>,
 }
 
 impl Default for BufferConfig {
@@ -45,6 +48,7 @@ impl Default for BufferConfig {
             retry_wait: Duration::from_secs(1),
             retry_max_interval: Duration::from_secs(30),
             flush_thread_count: 0,
+            disk: None,
         }
     }
 }
@@ -65,6 +69,10 @@ pub struct OutputHandle {
 }
 
 impl OutputHandle {
+    pub(super) fn new(name: Arc<str>, tx: mpsc::Sender<RoutedBatch>) -> Self {
+        Self { name, tx }
+    }
+
     /// Waits while the output is full: this is how backpressure reaches the sources.
     pub async fn send(&self, batch: RoutedBatch) -> Result<(), RoutedBatch> {
         self.tx.send(batch).await.map_err(|e| e.0)

@@ -3,6 +3,7 @@
 //! retries refused chunks with backoff, and acknowledges delivered ones to the sources.
 
 pub mod buffer;
+pub mod disk_buffer;
 pub mod file;
 pub mod forward;
 pub mod google_cloud;

@@ -1,0 +1,304 @@
+//! The output runner for a disk buffer: the counterpart of the memory runner in
+//! `sinks/buffer.rs`, with the same chunking (size, records, `flush_interval`, caught-up
+//! sources), concurrency and retry-forever backoff, but a batch is acknowledged to its source as
+//! soon as it is durably appended, and chunks are read back from the log for delivery.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::{DiskBufferConfig, DiskLog, Pos, RecoveryReport};
+use crate::ack::Ack;
+use crate::event::Event;
+use crate::sinks::buffer::{BufferConfig, OutputHandle, RoutedBatch};
+use crate::sinks::{Sink, SinkError};
+
+/// How long an aborted output waits for requests already in flight.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
+
+/// Opens (recovering) the buffer directory, logs what recovery found, and starts the output's
+/// runner. It stops once every handle is dropped and the log is delivered, or when `abort`
+/// fires (then what is not delivered stays in the log for the next start).
+pub fn spawn_disk_output(
+    name: &str,
+    sink: Arc<dyn Sink>,
+    config: BufferConfig,
+    disk: DiskBufferConfig,
+    abort: CancellationToken,
+) -> io::Result<(OutputHandle, tokio::task::JoinHandle<()>)> {
+    let (log, report) = DiskLog::open(disk)?;
+    log_recovery(name, &log, &report);
+    let (tx, rx) = mpsc::channel(16);
+    let name: Arc<str> = name.into();
+    let runner = Runner {
+        name: name.clone(),
+        sink,
+        // A replay goes out at once, before anything new.
+        flush_now: log.unread_bytes() > 0,
+        log,
+        config,
+        abort,
+        unread_since: None,
+    };
+    Ok((OutputHandle::new(name, tx), tokio::spawn(runner.run(rx))))
+}
+
+fn log_recovery(name: &str, log: &DiskLog, report: &RecoveryReport) {
+    let dir = log.dir().display();
+    if let Some(torn) = &report.torn_tail {
+        warn!(output = name, segment = %torn.segment.display(), offset = torn.offset, discarded_bytes = torn.discarded,
+            "disk buffer: the newest segment ended in a torn record (the agent stopped in the middle of a write); cut it off, every record before it is replayed");
+    }
+    for (path, why) in &report.set_aside {
+        error!(output = name, file = %path.display(), "disk buffer: set aside a file that is not a readable segment: {why}");
+    }
+    if report.corrupt_regions > 0 {
+        warn!(output = name, buffer = %dir, regions = report.corrupt_regions,
+            "disk buffer: damaged records found; they are skipped and every record around them is replayed");
+    }
+    if report.cursor_lost {
+        warn!(output = name, buffer = %dir,
+            "disk buffer: the delivered-up-to cursor is damaged; replaying from the oldest segment (Cloud Logging drops the repeats by insertId)");
+    }
+    if report.records > 0 {
+        info!(output = name, buffer = %dir, events = report.records, bytes = report.bytes, segments = report.segments,
+            "disk buffer: replaying undelivered events before new ones");
+    } else {
+        info!(output = name, buffer = %dir, "disk buffer: opened");
+    }
+}
+
+enum Origin {
+    /// Read from the log: delivery moves the log's cursor.
+    Log(Pos),
+    /// The append failed (disk full, I/O error): held in memory, acknowledged on delivery,
+    /// as the memory buffer would.
+    Memory(Vec<Ack>),
+}
+
+struct Chunk {
+    events: Arc<Vec<Event>>,
+    origin: Origin,
+    attempt: u32,
+}
+
+struct Runner {
+    name: Arc<str>,
+    sink: Arc<dyn Sink>,
+    log: DiskLog,
+    config: BufferConfig,
+    abort: CancellationToken,
+    /// Read what is unread without waiting for size or time (a source caught up, a replay).
+    flush_now: bool,
+    /// When the oldest unread record was appended.
+    unread_since: Option<Instant>,
+}
+
+type Flight = (Chunk, Result<(), SinkError>);
+
+impl Runner {
+    async fn run(mut self, mut rx: mpsc::Receiver<RoutedBatch>) {
+        let concurrency = match self.config.flush_thread_count {
+            0 => self.sink.concurrency(),
+            n => n,
+        }
+        .max(1);
+        let mut resend: VecDeque<Chunk> = VecDeque::new();
+        let mut in_flight: JoinSet<Flight> = JoinSet::new();
+        let mut retry_at: Option<Instant> = None;
+        let mut input_open = true;
+
+        loop {
+            while in_flight.len() < concurrency && retry_at.is_none_or(|t| Instant::now() >= t) {
+                let chunk = match resend.pop_front() {
+                    Some(chunk) => chunk,
+                    None => match self.next_chunk(input_open) {
+                        Ok(Some(chunk)) => chunk,
+                        Ok(None) => break,
+                        Err(e) => {
+                            error!(output = %self.name, buffer = %self.log.dir().display(), error = %e, "disk buffer: cannot read; will retry");
+                            retry_at = Some(Instant::now() + self.backoff(0));
+                            break;
+                        }
+                    },
+                };
+                retry_at = None;
+                let future = self.sink.send(chunk.events.clone());
+                in_flight.spawn(async move {
+                    let result = future.await;
+                    (chunk, result)
+                });
+            }
+            let unread = self.log.unread_bytes();
+            if !input_open && unread == 0 && resend.is_empty() && in_flight.is_empty() {
+                break;
+            }
+            let accepting = input_open
+                && !self.log.is_full()
+                && resend.len() < self.config.queued_chunks_limit_size;
+            let flush_at = self
+                .unread_since
+                .filter(|_| unread > 0)
+                .map(|t| t + self.config.flush_interval);
+            let timer = match (flush_at, retry_at) {
+                (Some(f), Some(r)) => Some(f.min(r)),
+                (f, r) => f.or(r),
+            };
+            tokio::select! {
+                biased;
+                _ = self.abort.cancelled() => break,
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let Ok((mut chunk, result)) = done else { continue };
+                    match result {
+                        Ok(()) => {
+                            if chunk.attempt > 0 {
+                                info!(output = %self.name, attempts = chunk.attempt + 1, "retry succeeded");
+                            }
+                            self.delivered(chunk);
+                        }
+                        Err(error) => {
+                            let wait = error.retry_after.unwrap_or_else(|| self.backoff(chunk.attempt));
+                            chunk.attempt += 1;
+                            warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error.message, "failed to flush the buffer; will retry");
+                            retry_at = Some(Instant::now() + wait);
+                            // Retry before anything newer so an ordered sink stays in order.
+                            resend.push_front(chunk);
+                        }
+                    }
+                }
+                batch = rx.recv(), if accepting => match batch {
+                    Some(batch) => {
+                        if let Some(chunk) = self.append(batch) {
+                            resend.push_back(chunk);
+                        }
+                    }
+                    None => input_open = false,
+                },
+                _ = sleep_until(timer) => {}
+            }
+        }
+        if self.abort.is_cancelled() {
+            // Requests already sent may well succeed: wait a little so they are not sent again
+            // after the restart. Everything else stays in the log.
+            let grace = tokio::time::sleep(ABORT_GRACE);
+            tokio::pin!(grace);
+            loop {
+                tokio::select! {
+                    _ = &mut grace => break,
+                    done = in_flight.join_next() => match done {
+                        Some(Ok((chunk, Ok(())))) => self.delivered(chunk),
+                        Some(_) => {}
+                        None => break,
+                    },
+                }
+            }
+        } else if let Err(error) = self.sink.close().await {
+            warn!(output = %self.name, error = %error.message, "closing the output failed");
+        }
+    }
+
+    /// Appends a source batch and acknowledges it once durable; if the log cannot take it,
+    /// returns it as a memory chunk acknowledged on delivery.
+    fn append(&mut self, batch: RoutedBatch) -> Option<Chunk> {
+        if batch.caught_up {
+            self.flush_now = true;
+        }
+        if batch.events.is_empty() {
+            batch.ack.done();
+            return None;
+        }
+        match self
+            .log
+            .append(&batch.events)
+            .and_then(|()| self.log.sync())
+        {
+            Ok(()) => {
+                batch.ack.done();
+                self.unread_since.get_or_insert_with(Instant::now);
+                None
+            }
+            Err(e) => {
+                error!(output = %self.name, buffer = %self.log.dir().display(), error = %e, events = batch.events.len(),
+                    "disk buffer: cannot append; these events are held in memory and their lines acknowledged only after delivery");
+                Some(Chunk {
+                    events: Arc::new(batch.events),
+                    origin: Origin::Memory(vec![batch.ack]),
+                    attempt: 0,
+                })
+            }
+        }
+    }
+
+    /// The next chunk to read from the log, when one is due.
+    fn next_chunk(&mut self, input_open: bool) -> io::Result<Option<Chunk>> {
+        let unread = self.log.unread_bytes();
+        if unread == 0 {
+            self.flush_now = false;
+            self.unread_since = None;
+            return Ok(None);
+        }
+        let due = self.flush_now
+            || !input_open
+            || unread >= self.config.chunk_limit_size as u64
+            || self
+                .unread_since
+                .is_some_and(|t| Instant::now() >= t + self.config.flush_interval);
+        if !due {
+            return Ok(None);
+        }
+        let read = self.log.read_chunk(
+            self.config.chunk_limit_size,
+            self.config.chunk_limit_records,
+        )?;
+        if self.log.unread_bytes() == 0 {
+            self.flush_now = false;
+            self.unread_since = None;
+        }
+        Ok(read.map(|read| Chunk {
+            events: Arc::new(read.events),
+            origin: Origin::Log(read.start),
+            attempt: 0,
+        }))
+    }
+
+    fn delivered(&mut self, chunk: Chunk) {
+        match chunk.origin {
+            Origin::Log(start) => {
+                if let Err(e) = self.log.delivered(start) {
+                    error!(output = %self.name, buffer = %self.log.dir().display(), error = %e,
+                        "disk buffer: cannot record a delivery; after a restart these events are sent again (and deduplicated)");
+                }
+            }
+            Origin::Memory(acks) => acks.into_iter().for_each(Ack::done),
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.config.retry_wait.as_secs_f64() * 2f64.powi(attempt.min(20) as i32);
+        let capped = base.min(self.config.retry_max_interval.as_secs_f64());
+        // ±12.5% jitter so many sidecars do not retry in step.
+        let jitter = 0.875 + 0.25 * pseudo_random();
+        Duration::from_secs_f64(capped * jitter)
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn pseudo_random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    (hasher.finish() % 10_000) as f64 / 10_000.0
+}
