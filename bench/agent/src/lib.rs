@@ -100,6 +100,9 @@ pub struct Measured {
     /// Process start → last line acknowledged.
     pub wall_s: f64,
     pub cpu_s: f64,
+    /// System time within `cpu_s`.
+    pub sys_s: f64,
+    pub page_faults: u64,
     pub peak_rss_kib: u64,
     pub idle_rss_kib: Option<u64>,
     pub following_ms: f64,
@@ -154,10 +157,13 @@ pub fn run(options: &Options) -> Result<String, String> {
             let m = run_once(options, scenario).map_err(|e| format!("{label}: {e}"))?;
             if options.verbose {
                 eprintln!(
-                    "{:.2} s, {:.0} lines/s, {:.2} CPU s, peak {} KiB",
+                    "{:.2} s, {:.0} lines/s, {:.2} CPU s ({:.2} sys, {} page faults), wc -l {:.3} s, peak {} KiB",
                     m.wall_s,
                     m.lines as f64 / m.wall_s,
                     m.cpu_s,
+                    m.sys_s,
+                    m.page_faults,
+                    m.wc_cpu_s,
                     m.peak_rss_kib
                 );
             }
@@ -337,6 +343,8 @@ fn measure(
     }
     if !matches!(scenario.mode, Mode::Idle) {
         m.cpu_s = usage.cpu_s;
+        m.sys_s = usage.sys_s;
+        m.page_faults = usage.page_faults;
     }
     m.peak_rss_kib = usage.max_rss_kib;
     if m.bytes > 0 {

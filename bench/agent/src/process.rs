@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 pub struct Usage {
     pub cpu_s: f64,
+    /// The kernel's share of `cpu_s` (system time).
+    pub sys_s: f64,
+    /// Minor page faults (memory the kernel had to map in).
+    pub page_faults: u64,
     /// `ru_maxrss`, except after [`Watched::terminate`] (see there).
     pub max_rss_kib: u64,
     pub exit_code: i32,
@@ -168,6 +172,8 @@ pub fn reap(child: Child) -> Usage {
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Usage {
         cpu_s: tv(usage.ru_utime) + tv(usage.ru_stime),
+        sys_s: tv(usage.ru_stime),
+        page_faults: usage.ru_minflt as u64,
         max_rss_kib: usage.ru_maxrss as u64,
         exit_code: if got == pid && libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)
