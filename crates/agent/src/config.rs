@@ -359,33 +359,90 @@ fn read_buffer(r: &mut Reader<'_>, kind: &str) -> BufferConfig {
     if kind == "stdout" || kind == "null" {
         config.flush_interval = Duration::ZERO;
     }
+    let mut file = None;
+    if let Some(param) = r.param("buffer_type").cloned() {
+        file =
+            check_buffer_type(r, param.value.trim(), &param.value_span).then_some(param.value_span);
+    }
+    let path = r.string("buffer_path");
+    config.disk = read_disk_buffer(r, file, path, "buffer_path");
     read_buffer_params(r, &mut config, true);
     if let Some(section) = r.section_opt("buffer") {
         let mut b = r.child(section);
+        let mut file = None;
         if let Some((buffer_type, span)) = b.plugin_type() {
-            check_buffer_type(&mut b, &buffer_type, &span);
+            file = check_buffer_type(&mut b, &buffer_type, &span).then_some(span);
         }
-        b.ignored("path", "the disk buffer is not implemented yet: the memory buffer is used, and the log file itself is the buffer of last resort");
+        let path = b.string("path");
+        config.disk = read_disk_buffer(&mut b, file, path, "path").or(config.disk);
         read_buffer_params(&mut b, &mut config, false);
         b.finish();
     }
     config
 }
 
-fn check_buffer_type(r: &mut Reader<'_>, buffer_type: &str, span: &fluent_config::Span) {
+/// `true` for the disk buffer.
+fn check_buffer_type(r: &mut Reader<'_>, buffer_type: &str, span: &fluent_config::Span) -> bool {
     match buffer_type {
-        "memory" => {}
-        "file" | "file_single" => r.warn_at(span, format!("buffer type `{buffer_type}` is not implemented yet: using the memory buffer (positions still move only after delivery, so nothing is lost; lines are re-read after a crash)"), None),
-        other => r.error_at(span, format!("unknown buffer type `{other}`"), Some("use memory".into())),
+        "memory" => false,
+        "file" | "file_single" => true,
+        other => {
+            r.error_at(
+                span,
+                format!("unknown buffer type `{other}`"),
+                Some("use memory or file".into()),
+            );
+            false
+        }
     }
+}
+
+/// The disk buffer's settings when the type is `file` (`file` holds its span).
+fn read_disk_buffer(
+    r: &mut Reader<'_>,
+    file: Option<fluent_config::Span>,
+    path: Option<String>,
+    path_key: &str,
+) -> Option<crate::sinks::disk_buffer::DiskBufferConfig> {
+    use crate::sinks::disk_buffer::{DiskBufferConfig, FsyncPolicy};
+    let Some(span) = file else {
+        if path.is_some() {
+            r.ignored(
+                path_key,
+                "only the file buffer uses a path; this is the memory buffer",
+            );
+        }
+        return None;
+    };
+    let Some(path) = path.filter(|p| !p.trim().is_empty()) else {
+        r.error_at(
+            &span,
+            format!("the file buffer needs `{path_key}`: the directory to keep it in"),
+            Some(format!("{path_key} /var/log/logferry/buffer")),
+        );
+        return None;
+    };
+    // v0.12's buffer_path is a file pattern (`/var/log/td-agent/buffer/td.*.buffer`): the
+    // directory is that pattern without its `*`.
+    let path = std::path::PathBuf::from(path.trim().replace(".*", "").replace('*', ""));
+    let limit = r
+        .section()
+        .params
+        .iter()
+        .rev()
+        .find(|p| p.key == "total_limit_size")
+        .and_then(|p| fluent_config::literal::parse_size(&p.value).ok());
+    let mut config = match limit {
+        Some(limit) => DiskBufferConfig::with_limit(path, limit),
+        None => DiskBufferConfig::new(path),
+    };
+    let fsync = r.enum_of("fsync", FsyncPolicy::NAMES, "before_ack");
+    config.fsync = FsyncPolicy::from_name(fsync).unwrap_or_default();
+    Some(config)
 }
 
 fn read_buffer_params(r: &mut Reader<'_>, c: &mut BufferConfig, flat: bool) {
     if flat {
-        if let Some(param) = r.param("buffer_type").cloned() {
-            check_buffer_type(r, param.value.trim(), &param.value_span);
-        }
-        r.ignored("buffer_path", "the disk buffer is not implemented yet");
         r.alias("chunk_limit_size", "buffer_chunk_limit");
         r.alias("queued_chunks_limit_size", "buffer_queue_limit");
         r.alias("retry_max_interval", "max_retry_wait");

@@ -112,7 +112,21 @@ pub async fn run_with(
         let counted = OutputMetrics::new(&output.name, output.kind.type_name());
         let sink = MeteredSink::wrap(sink, counted.clone());
         output_metrics.push(counted);
-        let (handle, join) = spawn_output(&output.name, sink, output.buffer.clone(), abort.clone());
+        let (handle, join) = match &output.buffer.disk {
+            Some(disk) => crate::sinks::disk_buffer::spawn_disk_output(
+                &output.name,
+                sink,
+                output.buffer.clone(),
+                disk.clone(),
+                abort.clone(),
+            )
+            .map_err(|e| RunError::Output {
+                name: output.name.clone(),
+                kind: output.kind.type_name(),
+                message: format!("cannot open the disk buffer {}: {e}", disk.path.display()),
+            })?,
+            None => spawn_output(&output.name, sink, output.buffer.clone(), abort.clone()),
+        };
         handles.push(handle);
         joins.push(join);
     }
@@ -209,8 +223,29 @@ pub async fn run_with(
         control.stop.store(true, Ordering::Release);
         sources_done.await;
     }
-    for join in joins {
-        let _ = join.await;
+    // A disk buffer acknowledged the sources before delivering: its outputs may still be
+    // delivering, within the same deadline (what is left stays on disk for the next start).
+    let outputs_done = async {
+        for join in joins {
+            let _ = join.await;
+        }
+    };
+    tokio::pin!(outputs_done);
+    let mut summary = summary;
+    tokio::select! {
+        biased;
+        _ = &mut outputs_done => {}
+        _ = &mut deadline => {
+            summary.drained = false;
+            warn!(timeout = ?options.drain_timeout, "drain_timeout reached while delivering from the disk buffer: the rest is delivered after the next start");
+            abort.cancel();
+            outputs_done.await;
+        }
+        _ = force.cancelled() => {
+            summary.drained = false;
+            abort.cancel();
+            outputs_done.await;
+        }
     }
     Ok(summary)
 }
