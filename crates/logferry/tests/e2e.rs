@@ -3,6 +3,7 @@
 mod e2e {
     pub mod check;
     pub mod cloud_logging;
+    pub mod disk_buffer;
     pub mod forward;
     pub mod operations;
     pub mod pod;
