@@ -246,12 +246,14 @@ struct Report {
     resends: u64,
     failed_requests: u64,
     max_exposure: Duration,
+    peak_rss_mib: f64,
 }
 
 impl Report {
     fn print_and_check(&self) {
+        // One print, so scenarios running in parallel do not interleave their rows.
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} s |",
+            "\n| scenario | written | delivered | lost | visible duplicates | raw resends | failed requests | max exposure | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} | {} | {:.2} s | {:.1} MiB |",
             self.scenario,
             self.written,
             self.delivered,
@@ -259,7 +261,8 @@ impl Report {
             self.duplicates,
             self.resends,
             self.failed_requests,
-            self.max_exposure.as_secs_f64()
+            self.max_exposure.as_secs_f64(),
+            self.peak_rss_mib
         );
         assert_eq!(self.lost, 0, "{}: lines lost", self.scenario);
         assert_eq!(self.duplicates, 0, "{}: lines visible twice", self.scenario);
@@ -268,7 +271,13 @@ impl Report {
 }
 
 /// Counts, by line number, what reached the emulator.
-fn account(scenario: &'static str, emulator: &Emulator, written: usize, proxy: &Proxy) -> Report {
+fn account(
+    scenario: &'static str,
+    emulator: &Emulator,
+    written: usize,
+    proxy: &Proxy,
+    peak_rss_mib: f64,
+) -> Report {
     let entries = emulator.query("");
     let mut seen: HashMap<usize, usize> = HashMap::new();
     let mut max_exposure = Duration::ZERO;
@@ -291,6 +300,19 @@ fn account(scenario: &'static str, emulator: &Emulator, written: usize, proxy: &
         }
     }
     let lost = (0..written).filter(|i| !seen.contains_key(i)).count();
+    if lost > 0 {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for i in (0..written).filter(|i| !seen.contains_key(i)) {
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == i => *end = i,
+                _ => ranges.push((i, i)),
+            }
+        }
+        eprintln!(
+            "{scenario}: lost line ranges {:?}",
+            &ranges[..ranges.len().min(10)]
+        );
+    }
     if let Some(dup) = seen.iter().find(|(_, c)| **c > 1).map(|(n, _)| *n) {
         let same: Vec<&serde_json::Value> = entries
             .iter()
@@ -321,6 +343,7 @@ fn account(scenario: &'static str, emulator: &Emulator, written: usize, proxy: &
             .saturating_sub(entries.len() as u64),
         failed_requests: proxy.failed_requests.load(Ordering::Relaxed),
         max_exposure,
+        peak_rss_mib,
     }
 }
 
@@ -360,6 +383,7 @@ fn crash_loop_kill_9_while_writing_loses_and_shows_nothing_twice() {
         Some(Arc::new(AtomicBool::new(false))),
     );
     let mut seed = 0x9e37_79b9_u64;
+    let mut peak: f64 = 0.0;
     for _ in 0..8 {
         let agent = Agent::start(&config);
         seed ^= seed << 13;
@@ -367,6 +391,7 @@ fn crash_loop_kill_9_while_writing_loses_and_shows_nothing_twice() {
         seed ^= seed << 17;
         std::thread::sleep(Duration::from_millis(100 + seed % 400));
         let mut agent = agent;
+        peak = peak.max(agent.peak_rss_mib());
         let _ = agent.child.kill(); // SIGKILL
         let _ = agent.child.wait();
         if std::env::var("TORTURE_DEBUG").is_ok() {
@@ -387,8 +412,9 @@ fn crash_loop_kill_9_while_writing_loses_and_shows_nothing_twice() {
     let written = writer.join().unwrap();
     let agent = Agent::start(&config);
     wait_delivered(&emulator, written);
+    let peak = peak.max(agent.peak_rss_mib());
     agent.stop();
-    account("crash loop (8 × kill -9)", &emulator, written, &proxy).print_and_check();
+    account("crash loop (8 × kill -9)", &emulator, written, &proxy, peak).print_and_check();
 }
 
 #[test]
@@ -409,8 +435,9 @@ fn endpoint_faults_and_an_outage_lose_nothing() {
     proxy.faults.down.store(false, Ordering::Relaxed);
     let written = writer.join().unwrap();
     wait_delivered(&emulator, written);
+    let peak = agent.peak_rss_mib();
     agent.stop();
-    account("faults 10% + 5 s outage", &emulator, written, &proxy).print_and_check();
+    account("faults 10% + 5 s outage", &emulator, written, &proxy, peak).print_and_check();
 }
 
 #[test]
@@ -420,17 +447,23 @@ fn rotation_under_load_loses_nothing() {
     let proxy = Proxy::start(&emulator.url);
     let config = config(dir.path(), &proxy.url);
     let total = 100_000 * scale();
+    // The sidecar starts first (a native sidecar is an init container): a file renamed away
+    // before the agent ever looked at its path cannot be found, by fluentd or by logferry.
+    fs::write(dir.path().join("app.log"), "").unwrap();
     let agent = Agent::start(&config);
+    wait_until("following tail", || agent.log().contains("following tail"));
     let written = spawn_writer(dir.path().join("app.log"), total, 5_000, None)
         .join()
         .unwrap();
     wait_delivered(&emulator, written);
+    let peak = agent.peak_rss_mib();
     agent.stop();
     account(
         "rename rotation every 5,000 lines",
         &emulator,
         written,
         &proxy,
+        peak,
     )
     .print_and_check();
 }
@@ -454,6 +487,7 @@ fn the_writer_outliving_sigterm_by_two_seconds_loses_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
+    let peak = agent.peak_rss_mib();
     let mut agent = agent;
     let status = wait_exit(&mut agent.child);
     assert!(status.success(), "{}", agent.log());
@@ -462,6 +496,7 @@ fn the_writer_outliving_sigterm_by_two_seconds_loses_nothing() {
         &emulator,
         written,
         &proxy,
+        peak,
     )
     .print_and_check();
 }
