@@ -14,4 +14,7 @@ done
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo test --workspace --locked -- --skip e2e::torture
+# The torture suite prints its table (lines written, delivered, lost, visible duplicates, raw
+# resends, exposure, peak RSS) per scenario, so it runs with its output shown.
+cargo test -p logferry --test e2e --locked -- --nocapture e2e::torture
