@@ -134,6 +134,15 @@ impl ChunkEncoder<'_> {
     }
 
     fn builder_index(&mut self, tag: &Arc<str>) -> usize {
+        // Asked per event: find the builder without allocating a key.
+        let found = if self.settings.split_logs_by_tag {
+            self.builders.iter().position(|(t, _)| t == tag)
+        } else {
+            (!self.builders.is_empty()).then_some(0)
+        };
+        if let Some(i) = found {
+            return i;
+        }
         let key: Arc<str> = if self.settings.split_logs_by_tag {
             tag.clone()
         } else {
