@@ -34,6 +34,8 @@ pub struct Options {
     pub work_dir: PathBuf,
     /// Progress on stderr.
     pub verbose: bool,
+    /// Extra lines for the agent's `<match>` section (e.g. `chunk_limit_size 4m`), for A/B runs.
+    pub output_params: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,10 +189,11 @@ fn workload_path(options: &Options, kind: Kind, lines: u64) -> Result<(PathBuf, 
     Ok((path, bytes))
 }
 
-fn config(kind: Kind, log: &Path, pos: &Path, endpoint: SocketAddr) -> String {
+fn config(kind: Kind, log: &Path, pos: &Path, endpoint: SocketAddr, extra: &[String]) -> String {
+    let extra: String = extra.iter().map(|line| format!("  {line}\n")).collect();
     format!(
         "<source>\n  @type tail\n  path {}\n  pos_file {}\n  tag bench.log\n  format {}\n</source>\n\
-         <match **>\n  @type google_cloud\n  endpoint http://{endpoint}\n  project_id bench-project\n  use_metadata_service false\n</match>\n",
+         <match **>\n  @type google_cloud\n  endpoint http://{endpoint}\n  project_id bench-project\n  use_metadata_service false\n{extra}</match>\n",
         log.display(),
         pos.display(),
         kind.format()
@@ -270,7 +273,13 @@ fn measure(
     let sink = Sink::start(base, lines, upstream).map_err(|e| e.to_string())?;
     std::fs::write(
         &config_path,
-        config(scenario.kind, log, &run_dir.join("app.log.pos"), sink.addr),
+        config(
+            scenario.kind,
+            log,
+            &run_dir.join("app.log.pos"),
+            sink.addr,
+            &options.output_params,
+        ),
     )
     .map_err(|e| e.to_string())?;
     let mut command = Command::new(&options.bin);

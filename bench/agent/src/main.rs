@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         only: None,
         work_dir: std::env::temp_dir().join("logferry-bench"),
         verbose: true,
+        output_params: Vec::new(),
     };
     let mut bin_given = false;
     let mut args = std::env::args().skip(1);
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
             "--lines" => options.lines = value().parse().unwrap_or(1_000_000),
             "--live-seconds" => options.live_seconds = value().parse().unwrap_or(10.0),
             "--only" => options.only = Some(value()),
+            "--output-param" => options.output_params.push(value()),
             "--work-dir" => options.work_dir = value().into(),
             "--bin" => {
                 options.bin = value().into();
@@ -39,7 +41,7 @@ fn main() -> ExitCode {
             }
             other => {
                 eprintln!(
-                    "unknown argument {other}\nusage: logferry-bench [--quick] [--runs N] [--lines N] [--live-seconds S] [--only TEXT] [--work-dir DIR] [--bin PATH]"
+                    "unknown argument {other}\nusage: logferry-bench [--quick] [--runs N] [--lines N] [--live-seconds S] [--only TEXT] [--output-param LINE]... [--work-dir DIR] [--bin PATH]"
                 );
                 return ExitCode::from(2);
             }

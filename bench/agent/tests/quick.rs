@@ -37,6 +37,7 @@ fn quick_mode_prints_every_row() {
         only: None,
         work_dir: work.path().to_owned(),
         verbose: false,
+        output_params: Vec::new(),
     };
     let table = run(&options).unwrap();
     println!("{table}");
