@@ -197,7 +197,17 @@ impl Runner {
                                 // Nothing of this batch is for us: our share is done now.
                                 batch.ack.done();
                             } else {
-                                if open_since.is_none() {
+                                // A batch that fits in a chunk is not split across two: a
+                                // forced stop that delivers one part but not the other would
+                                // leave the delivered part unacknowledged, and sent again.
+                                let batch_bytes: usize = batch.events.iter().map(|e| e.record.approx_size()).sum();
+                                if !open.is_empty()
+                                    && (open_bytes + batch_bytes > self.config.chunk_limit_size
+                                        || open.len() + batch.events.len() > self.config.chunk_limit_records)
+                                {
+                                    queued.push_back(seal(&mut open, &mut open_acks, &mut open_bytes));
+                                }
+                                if open_since.is_none() || open.is_empty() {
                                     open_since = Some(Instant::now());
                                 }
                                 for event in batch.events {
