@@ -82,6 +82,30 @@ impl Histogram {
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
+
+    /// The mean of every observation, if any.
+    pub fn mean(&self) -> Option<f64> {
+        let count = self.count();
+        (count > 0).then(|| f64::from_bits(self.sum_bits.load(Ordering::Relaxed)) / count as f64)
+    }
+
+    /// The upper bound of the bucket holding quantile `q` (0..=1); `None` when empty or past
+    /// the last bucket.
+    pub fn quantile_bound(&self, q: f64) -> Option<f64> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let wanted = (q * count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (bound, bucket) in self.bounds.iter().zip(&self.counts) {
+            seen += bucket.load(Ordering::Relaxed);
+            if seen >= wanted {
+                return Some(*bound);
+            }
+        }
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

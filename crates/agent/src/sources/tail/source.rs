@@ -185,6 +185,25 @@ impl TailSource {
             }
         }
         self.wait_for_acks(control);
+        self.log_exposure();
+    }
+
+    /// The exposure window (read → acknowledged by the output) this source saw: how long a
+    /// line was at risk of dying with the node.
+    fn log_exposure(&self) {
+        let h = &self.metrics.exposure;
+        let bound = |q| match h.quantile_bound(q) {
+            Some(b) => format!("≤ {b} s"),
+            None => "over the largest bucket".to_string(),
+        };
+        if let Some(mean) = h.mean() {
+            info!(
+                "exposure window over {} chunks: mean {mean:.3} s, p50 {}, p99 {}",
+                h.count(),
+                bound(0.5),
+                bound(0.99)
+            );
+        }
     }
 
     /// Hands out held last lines and multiline records: the writer is done.
