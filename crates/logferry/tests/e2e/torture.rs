@@ -536,6 +536,21 @@ fn bad_input_is_reported_and_everything_else_delivered() {
             .collect();
         texts.iter().any(|t| t == "line 0 ok") && texts.iter().any(|t| t == "line 1 ok")
     });
+    // The log file is replaced by a directory: reported once, and the agent carries on; when a
+    // file is back at the path, its lines arrive.
+    fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    fs::create_dir(&log).unwrap();
+    wait_until("the directory to be reported", || {
+        agent.log().contains("not a regular file")
+    });
+    fs::remove_dir(&log).unwrap();
+    fs::write(&log, "line 2 ok\n").unwrap();
+    wait_until("the line of the file that came back", || {
+        emulator
+            .query("")
+            .iter()
+            .any(|e| e["textPayload"] == "line 2 ok")
+    });
     let log_text = agent.stop();
     assert!(log_text.contains("pos_file line is damaged"), "{log_text}");
     assert!(log_text.contains("longer than max_line_size"), "{log_text}");
