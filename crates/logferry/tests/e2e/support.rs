@@ -230,7 +230,8 @@ impl Emulator {
                 "--project",
                 "local-project",
                 "--limit",
-                "100000",
+                // More than any test writes: a limit would read as lost lines.
+                "100000000",
                 "--order",
                 "asc",
                 "--format",
