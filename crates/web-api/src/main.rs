@@ -32,6 +32,18 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
+    // A marker left by a previous run (the container restarted) would tell the sidecar this
+    // run is already over.
+    if let Some(marker) = &config.exit_marker {
+        match std::fs::remove_file(marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("removing stale exit marker {}", marker.display()));
+            }
+        }
+    }
     let writer = logging::init(&config.logging).context("starting logging")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers)

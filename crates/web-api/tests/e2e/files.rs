@@ -102,3 +102,29 @@ fn contradictory_flags_exit_with_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rotate-size needs --log-file"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_exit_marker_from_a_previous_run_is_removed_at_start() {
+    // A restarted container must not leave the sidecar believing the new run is over.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("exited");
+    let port_file = dir.path().join("port");
+    std::fs::write(&marker, "{\"drained\":true}\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_web-api"))
+        .args(["--bind", "127.0.0.1:0", "--workers", "1"])
+        .arg("--port-file")
+        .arg(&port_file)
+        .arg("--log-file")
+        .arg(dir.path().join("app.log"))
+        .arg("--exit-marker")
+        .arg(&marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the port file", || port_file.exists()).await;
+    let stale_left = marker.exists();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!stale_left, "the marker of the previous run is still there");
+}
