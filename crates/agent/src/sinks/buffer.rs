@@ -19,7 +19,7 @@ use crate::ack::Ack;
 use crate::event::Event;
 
 /// How long an aborted output waits for requests already in flight.
-const ABORT_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const ABORT_GRACE: Duration = Duration::from_secs(2);
 
 /// fluentd `<buffer>` parameters that logferry acts on.
 #[derive(Debug, Clone)]
@@ -180,7 +180,7 @@ impl Runner {
                             }
                         }
                         Err(error) => {
-                            let wait = error.retry_after.unwrap_or_else(|| self.backoff(chunk.attempt));
+                            let wait = error.retry_after.unwrap_or_else(|| self.config.backoff(chunk.attempt));
                             chunk.attempt += 1;
                             warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error.message, "failed to flush the buffer; will retry");
                             retry_at = Some(Instant::now() + wait);
@@ -238,31 +238,44 @@ impl Runner {
             }
         }
         if self.abort.is_cancelled() {
-            // Requests already sent may well succeed: wait a little for them so their lines
-            // are acknowledged rather than sent again after the restart.
-            let grace = tokio::time::sleep(ABORT_GRACE);
-            tokio::pin!(grace);
-            loop {
-                tokio::select! {
-                    _ = &mut grace => break,
-                    done = in_flight.join_next() => match done {
-                        Some(Ok((chunk, Ok(())))) => chunk.acks.into_iter().for_each(Ack::done),
-                        Some(_) => {}
-                        None => break,
-                    },
-                }
-            }
+            finish_in_flight(&mut in_flight, |chunk: Chunk| {
+                chunk.acks.into_iter().for_each(Ack::done)
+            })
+            .await;
         } else if let Err(error) = self.sink.close().await {
             warn!(output = %self.name, error = %error.message, "closing the output failed");
         }
     }
+}
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.config.retry_wait.as_secs_f64() * 2f64.powi(attempt.min(20) as i32);
-        let capped = base.min(self.config.retry_max_interval.as_secs_f64());
-        // ±12.5% jitter so many sidecars do not retry in step.
+impl BufferConfig {
+    /// How long to wait before retry number `attempt`: exponential from `retry_wait`, capped
+    /// at `retry_max_interval`, with ±12.5% jitter so many sidecars do not retry in step.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.retry_wait.as_secs_f64() * 2f64.powi(attempt.min(20) as i32);
+        let capped = base.min(self.retry_max_interval.as_secs_f64());
         let jitter = 0.875 + 0.25 * pseudo_random();
         Duration::from_secs_f64(capped * jitter)
+    }
+}
+
+/// After an abort: requests already sent may well succeed, so wait a little for them and hand
+/// the delivered ones to `delivered`, rather than sending them again after the restart.
+pub(crate) async fn finish_in_flight<C: 'static>(
+    in_flight: &mut JoinSet<(C, Result<(), SinkError>)>,
+    mut delivered: impl FnMut(C),
+) {
+    let grace = tokio::time::sleep(ABORT_GRACE);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            _ = &mut grace => break,
+            done = in_flight.join_next() => match done {
+                Some(Ok((chunk, Ok(())))) => delivered(chunk),
+                Some(_) => {}
+                None => break,
+            },
+        }
     }
 }
 
@@ -275,7 +288,7 @@ fn seal(open: &mut Vec<Event>, acks: &mut Vec<Ack>, bytes: &mut usize) -> Chunk 
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
+pub(crate) async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,

@@ -6,7 +6,6 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -17,11 +16,10 @@ use tracing::{error, info, warn};
 use super::{DiskBufferConfig, DiskLog, Pos, RecoveryReport};
 use crate::ack::Ack;
 use crate::event::Event;
-use crate::sinks::buffer::{BufferConfig, OutputHandle, RoutedBatch};
+use crate::sinks::buffer::{
+    BufferConfig, OutputHandle, RoutedBatch, finish_in_flight, sleep_until,
+};
 use crate::sinks::{Sink, SinkError};
-
-/// How long an aborted output waits for requests already in flight.
-const ABORT_GRACE: Duration = Duration::from_secs(2);
 
 /// Opens (recovering) the buffer directory, logs what recovery found, and starts the output's
 /// runner. It stops once every handle is dropped and the log is delivered, or when `abort`
@@ -124,7 +122,7 @@ impl Runner {
                         Ok(None) => break,
                         Err(e) => {
                             error!(output = %self.name, buffer = %self.log.dir().display(), error = %e, "disk buffer: cannot read; will retry");
-                            retry_at = Some(Instant::now() + self.backoff(0));
+                            retry_at = Some(Instant::now() + self.config.backoff(0));
                             break;
                         }
                     },
@@ -164,7 +162,7 @@ impl Runner {
                             self.delivered(chunk);
                         }
                         Err(error) => {
-                            let wait = error.retry_after.unwrap_or_else(|| self.backoff(chunk.attempt));
+                            let wait = error.retry_after.unwrap_or_else(|| self.config.backoff(chunk.attempt));
                             chunk.attempt += 1;
                             warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error.message, "failed to flush the buffer; will retry");
                             retry_at = Some(Instant::now() + wait);
@@ -185,20 +183,8 @@ impl Runner {
             }
         }
         if self.abort.is_cancelled() {
-            // Requests already sent may well succeed: wait a little so they are not sent again
-            // after the restart. Everything else stays in the log.
-            let grace = tokio::time::sleep(ABORT_GRACE);
-            tokio::pin!(grace);
-            loop {
-                tokio::select! {
-                    _ = &mut grace => break,
-                    done = in_flight.join_next() => match done {
-                        Some(Ok((chunk, Ok(())))) => self.delivered(chunk),
-                        Some(_) => {}
-                        None => break,
-                    },
-                }
-            }
+            // Everything not delivered by then stays in the log.
+            finish_in_flight(&mut in_flight, |chunk| self.delivered(chunk)).await;
         } else if let Err(error) = self.sink.close().await {
             warn!(output = %self.name, error = %error.message, "closing the output failed");
         }
@@ -279,26 +265,4 @@ impl Runner {
             Origin::Memory(acks) => acks.into_iter().for_each(Ack::done),
         }
     }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.config.retry_wait.as_secs_f64() * 2f64.powi(attempt.min(20) as i32);
-        let capped = base.min(self.config.retry_max_interval.as_secs_f64());
-        // ±12.5% jitter so many sidecars do not retry in step.
-        let jitter = 0.875 + 0.25 * pseudo_random();
-        Duration::from_secs_f64(capped * jitter)
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-fn pseudo_random() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(Instant::now().elapsed().as_nanos() as u64);
-    (hasher.finish() % 10_000) as f64 / 10_000.0
 }
