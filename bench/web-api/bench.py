@@ -1,6 +1,7 @@
-"""Runs the Rust web-api and the FastAPI app under the same wrk load and prints a Markdown
-table: requests/s, p50/p99 latency, server CPU seconds, peak RSS, access-log lines per request.
-Called by run.sh, which installs the tools first."""
+"""Runs the Rust web-api, the FastAPI app and a do-nothing floor server under the same wrk load
+and prints a Markdown table: requests/s, p50/p99 latency, server CPU per request, peak RSS,
+access-log lines per request. Medians of several interleaved rounds. Called by run.sh, which
+installs the tools first."""
 
 import argparse
 import os
@@ -83,17 +84,15 @@ def to_ms(value: str) -> float:
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
 
 
-def wrk(url: str, duration: int, connections: int) -> dict:
-    res = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
-        capture_output=True, text=True, check=True,
-    )
-    text = res.stdout
-    requests = int(re.search(r"(\d+) requests in", text).group(1))
+def wrk(url: str, duration: int, connections: int, cpu: int | None) -> dict:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     socket_errors = re.search(r"Socket errors: (.*)", text)
     return {
-        "requests": requests,
+        "requests": int(re.search(r"(\d+) requests in", text).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
         "p50": to_ms(re.search(r"\s50%\s+(\S+)", text).group(1)),
         "p99": to_ms(re.search(r"\s99%\s+(\S+)", text).group(1)),
@@ -102,80 +101,148 @@ def wrk(url: str, duration: int, connections: int) -> dict:
     }
 
 
-def run_case(name: str, cmd: list[str], env: dict, cwd: str, log: str, marker: str,
-             duration: int, connections: int) -> dict:
-    if os.path.exists(log):
-        os.remove(log)
-    port = free_port()
-    cmd = [c.replace("{port}", str(port)) for c in cmd]
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_ready(url)
-        warm = wrk(url, 2, connections)
-        pids = tree(proc.pid)
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[(len(values) - 1) // 2]
+
+
+class Server:
+    """One server under test: started once, measured in several rounds interleaved with the
+    others of its group, so a noisy moment on the machine hits every server alike."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, cwd: str,
+                 log: str | None, marker: str | None, cpu: int | None):
+        self.name, self.log, self.marker = name, log, marker
+        if log and os.path.exists(log):
+            os.remove(log)
+        self.port = free_port()
+        cmd = [c.replace("{port}", str(self.port)) for c in cmd]
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu)] + cmd
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.runs: list[dict] = []
+        self.sent = 0
+        self.cpu = 0.0
+
+    def measure(self, duration: int, connections: int, wrk_cpu: int | None,
+                warm_up: bool = False) -> None:
+        pids = tree(self.proc.pid)
         cpu0 = cpu_seconds(pids)
-        res = wrk(url, duration, connections)
-        pids = tree(proc.pid)
-        res["cpu"] = cpu_seconds(pids) - cpu0
-        res["rss"] = peak_rss_mib(pids)
+        res = wrk(self.url, duration, connections, wrk_cpu)
+        self.sent += res["requests"]
+        if not warm_up:
+            self.cpu += cpu_seconds(tree(self.proc.pid)) - cpu0
+            self.runs.append(res)
+
+    def stop(self) -> dict:
+        pids = tree(self.proc.pid)
+        rss = peak_rss_mib(pids)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        runs = self.runs
+        requests = sum(r["requests"] for r in runs)
+        res = {
+            "name": self.name,
+            "rps": median([r["rps"] for r in runs]),
+            "p50": median([r["p50"] for r in runs]),
+            "p99": median([r["p99"] for r in runs]),
+            "cpu_us": self.cpu / requests * 1e6,
+            "rss": rss,
+            "non2xx": sum(r["non2xx"] for r in runs),
+            "socket_errors": "; ".join(r["socket_errors"] for r in runs if r["socket_errors"]),
+            "lines_per_request": None,
+        }
+        if self.log:
+            with open(self.log, errors="replace") as f:
+                lines = sum(1 for line in f if self.marker in line)
+            res["lines_per_request"] = lines / self.sent
+            res["lines"] = lines
+        print(f"  {self.name}: median {res['rps']:.0f} req/s of "
+              f"{', '.join('%.0f' % r['rps'] for r in runs)}; p99 {res['p99']:.2f} ms; "
+              f"{res.get('lines', '-')} lines for {self.sent} requests", file=sys.stderr)
+        return res
+
+
+def run_group(servers: list[Server], rounds: int, duration: int, connections: int,
+              wrk_cpu: int | None) -> list[dict]:
+    try:
+        for s in servers:
+            wait_ready(s.url)
+            s.sent += 1  # the readiness probe
+            s.measure(2, connections, wrk_cpu, warm_up=True)
+        for _ in range(rounds):
+            for s in servers:
+                s.measure(duration, connections, wrk_cpu)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-    with open(log, errors="replace") as f:
-        lines = sum(1 for line in f if marker in line)
-    sent = 1 + warm["requests"] + res["requests"]  # readiness probe + warm-up + measured
-    res["lines_per_request"] = lines / sent
-    res["lines"], res["sent"] = lines, sent
-    res["name"] = name
-    print(f"  {name}: {res['rps']:.0f} req/s, p50 {res['p50']:.2f} ms, p99 {res['p99']:.2f} ms, "
-          f"{lines} lines for {sent} requests", file=sys.stderr)
-    return res
+        results = []
+        for s in servers:
+            try:
+                results.append(s.stop())
+            except Exception:
+                s.proc.kill()
+                raise
+    return results
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rust", required=True)
+    ap.add_argument("--floor", required=True, help="the http_floor example binary")
     ap.add_argument("--venv", required=True)
     ap.add_argument("--app-dir", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per measured round")
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     gunicorn = os.path.join(args.venv, "bin", "gunicorn")
+    # At 1 worker the server gets core 0 and wrk core 1, so neither steals the other's core.
+    server_cpu, wrk_cpu = (0, 1) if cores > 1 else (None, None)
 
-    def fastapi(workers: int):
+    def fastapi(workers: int, cpu: int | None) -> Server:
         log = os.path.join(args.out, f"fastapi-{workers}.log")
         cmd = [gunicorn, "app:app", "--bind", "127.0.0.1:{port}", "-w", str(workers),
                "-k", "uvicorn.workers.UvicornWorker"]
-        return run_case(f"FastAPI (gunicorn -w {workers}, uvicorn worker)", cmd, {"LOG_FILE": log},
-                        args.app_dir, log, " access: ", args.duration, args.connections)
+        return Server(f"FastAPI (gunicorn -w {workers}, uvicorn worker)", cmd,
+                      {"LOG_FILE": log}, args.app_dir, log, " access: ", cpu)
 
-    def rust(workers: int):
+    def rust(workers: int, cpu: int | None) -> Server:
         log = os.path.join(args.out, f"rust-{workers}.log")
         cmd = [args.rust, "--bind", "127.0.0.1:{port}", "--workers", str(workers), "--log-file", log]
-        return run_case(f"Rust web-api (--workers {workers})", cmd, {}, args.out, log,
-                        '"httpRequest"', args.duration, args.connections)
+        return Server(f"Rust web-api (--workers {workers})", cmd, {}, args.out, log,
+                      '"httpRequest"', cpu)
 
-    print(f"wrk -t1 -c{args.connections} -d{args.duration}s GET / on {cores} cores", file=sys.stderr)
-    rows = [fastapi(1), rust(1)]
+    def floor() -> Server:
+        return Server("floor: fixed answer, no HTTP parsing, no logging (1 thread)",
+                      [args.floor, "127.0.0.1:{port}"], {}, args.out, None, None, server_cpu)
+
+    print(f"wrk -t1 -c{args.connections} GET /, {args.rounds} rounds of {args.duration} s per "
+          f"server, interleaved, on {cores} cores", file=sys.stderr)
+    one = run_group([fastapi(1, server_cpu), rust(1, server_cpu), floor()],
+                    args.rounds, args.duration, args.connections, wrk_cpu)
+    rows = one
     if cores > 1:
-        rows += [fastapi(cores), rust(cores)]
+        rows += run_group([fastapi(cores, None), rust(cores, None)],
+                          args.rounds, args.duration, args.connections, None)
 
-    table = ["| server | requests/s | p50 ms | p99 ms | CPU s | CPU µs / request | peak RSS MiB | log lines / request |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    fast1, rust1, floor1 = one[0], one[1], one[2]
+    table = ["| server | requests/s | p50 ms | p99 ms | CPU µs / request | peak RSS MiB | log lines / request |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        lines = "-" if r["lines_per_request"] is None else f"{r['lines_per_request']:.3f}"
         table.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                     f"{r['cpu']:.1f} | {r['cpu'] / r['requests'] * 1e6:.0f} | {r['rss']:.1f} | "
-                     f"{r['lines_per_request']:.3f} |")
+                     f"{r['cpu_us']:.0f} | {r['rss']:.1f} | {lines} |")
     table.append("")
-    table.append(f"At 1 worker the Rust API serves **{rows[1]['rps'] / rows[0]['rps']:.0f}x** the "
-                 f"requests/s of FastAPI (p99 {rows[1]['p99']:.2f} ms vs {rows[0]['p99']:.2f} ms) and "
-                 f"spends **{(rows[0]['cpu'] / rows[0]['requests']) / (rows[1]['cpu'] / rows[1]['requests']):.0f}x** "
-                 f"less CPU per request.")
+    table.append(f"At 1 worker the Rust API serves **{rust1['rps'] / fast1['rps']:.1f}x** the "
+                 f"requests/s of FastAPI (p99 {rust1['p99']:.2f} ms vs {fast1['p99']:.2f} ms) and "
+                 f"spends **{fast1['cpu_us'] / rust1['cpu_us']:.1f}x** less CPU per request. "
+                 f"The floor, a server that does no work, reaches **{floor1['rps'] / fast1['rps']:.1f}x** "
+                 f"FastAPI here: no server on this machine's core can go past that ratio; "
+                 f"the Rust API reaches {rust1['rps'] / floor1['rps'] * 100:.0f}% of the floor.")
     with open("/proc/loadavg") as f:
         table.append(f"Load average at the end (other work on the machine): {f.read().split()[0]}.")
     for r in rows:
