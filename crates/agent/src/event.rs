@@ -26,12 +26,35 @@ pub struct Origin {
     pub offset: u64,
 }
 
-/// A record: either the raw line of `format none` (fluentd's `{"message": line}`, kept as bytes
-/// so the hot path neither copies nor validates it) or a parsed map.
+/// A record: the raw line of `format none` (fluentd's `{"message": line}`, kept as bytes so the
+/// hot path neither copies nor validates it), a JSON object line kept as its bytes, or a map.
 #[derive(Debug, Clone)]
 pub enum Record {
     Line(Bytes),
+    Json(JsonLine),
     Map(Map<String, Value>),
+}
+
+/// A line `format json` accepted (validated, see [`gcloud_logging::transcode`]), kept as its
+/// bytes: the google_cloud sink copies its members into the entry without building a map, and
+/// anything that needs the map (a filter, the forward output) parses it then.
+#[derive(Debug, Clone)]
+pub struct JsonLine {
+    pub line: Bytes,
+    /// A top-level key the parser consumed (its `time_key`): not part of the record.
+    pub without: Option<Arc<str>>,
+}
+
+impl JsonLine {
+    /// The record as a map.
+    pub fn to_map(&self) -> Map<String, Value> {
+        // Only validated lines become a JsonLine.
+        let mut map: Map<String, Value> = serde_json::from_slice(&self.line).unwrap_or_default();
+        if let Some(key) = &self.without {
+            map.remove(&**key);
+        }
+        map
+    }
 }
 
 impl Record {
@@ -46,18 +69,19 @@ impl Record {
                 );
                 map
             }
+            Record::Json(json) => json.to_map(),
             Record::Map(map) => map.clone(),
         }
     }
 
     /// Turns a line record into a map so a filter can change it.
     pub fn make_map(&mut self) -> &mut Map<String, Value> {
-        if let Record::Line(_) = self {
+        if !matches!(self, Record::Map(_)) {
             *self = Record::Map(self.to_map());
         }
         match self {
             Record::Map(map) => map,
-            Record::Line(_) => unreachable!("converted above"),
+            Record::Line(_) | Record::Json(_) => unreachable!("converted above"),
         }
     }
 
@@ -65,6 +89,7 @@ impl Record {
     pub fn approx_size(&self) -> usize {
         match self {
             Record::Line(line) => line.len() + 16,
+            Record::Json(json) => json.line.len() + 16,
             Record::Map(map) => {
                 map.iter()
                     .map(|(k, v)| k.len() + value_size(v) + 4)
@@ -81,6 +106,7 @@ impl Record {
                 Some(Value::String(String::from_utf8_lossy(line).into_owned()))
             }
             Record::Line(_) => None,
+            Record::Json(json) => json.to_map().remove(key),
             Record::Map(map) => map.get(key).cloned(),
         }
     }

@@ -16,6 +16,7 @@ pub mod lift;
 pub mod limits;
 pub mod severity;
 pub mod time;
+pub mod transcode;
 pub mod wire;
 
 pub use duration::Duration;

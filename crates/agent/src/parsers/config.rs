@@ -35,8 +35,16 @@ impl TimeConfig {
     /// stays in the record).
     pub fn take(&self, map: &mut Map<String, Value>) -> Option<Timestamp> {
         let key = self.key.as_deref()?;
-        let value = map.get(key)?;
-        let ts = match value {
+        let ts = self.read(map.get(key)?)?;
+        if !self.keep {
+            map.remove(key);
+        }
+        Some(ts)
+    }
+
+    /// The time a `time_key` value gives, if it reads.
+    pub fn read(&self, value: &Value) -> Option<Timestamp> {
+        match value {
             Value::String(text) => match &self.format {
                 Some(format) => super::time::strptime(text, format),
                 None => super::time::parse_any(text),
@@ -46,11 +54,7 @@ impl TimeConfig {
                 Timestamp::new(v.floor() as i64, ((v - v.floor()) * 1e9) as u32)
             }
             _ => None,
-        }?;
-        if !self.keep {
-            map.remove(key);
         }
-        Some(ts)
     }
 }
 
@@ -227,7 +231,7 @@ impl ParserConfig {
             ParserConfig::None { message_key } => Box::new(NoneParser {
                 message_key: message_key.clone(),
             }),
-            ParserConfig::Json(time) => Box::new(JsonParser { time: time.clone() }),
+            ParserConfig::Json(time) => Box::new(JsonParser::new(time.clone())),
             ParserConfig::Ltsv(time) => Box::new(LtsvParser { time: time.clone() }),
             ParserConfig::Regexp { regex, time, types } => Box::new(RegexpParser {
                 regex: regex.clone(),

@@ -6,12 +6,14 @@ mod config;
 mod multiline;
 pub mod time;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use gcloud_logging::Timestamp;
+use gcloud_logging::{Timestamp, transcode};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::event::Record;
+use crate::event::{JsonLine, Record};
 
 pub use config::{FieldType, ParserConfig, TimeConfig};
 pub use multiline::MultilineParser;
@@ -71,22 +73,60 @@ impl LineParser for NoneParser {
     }
 }
 
-/// `format json`.
+/// `format json`. A line is validated and kept as its bytes ([`Record::Json`]); only its
+/// `time_key` is parsed here. Lines the fast scanner leaves to serde (a key written with escapes,
+/// a repeated key, very deep nesting) become a map the usual way.
 pub struct JsonParser {
-    pub time: TimeConfig,
+    time: TimeConfig,
+    /// `time.key`, shared by every record that leaves it out.
+    time_key: Option<Arc<str>>,
+    members: Vec<transcode::Member>,
+}
+
+impl JsonParser {
+    pub fn new(time: TimeConfig) -> JsonParser {
+        JsonParser {
+            time_key: time.key.as_deref().map(Arc::from),
+            time,
+            members: Vec::new(),
+        }
+    }
 }
 
 impl LineParser for JsonParser {
     fn feed(&mut self, line: Bytes, offset: u64, now: Timestamp, out: &mut Vec<Parsed>) {
-        out.push(match serde_json::from_slice::<Map<String, Value>>(&line) {
-            Ok(mut map) => Parsed {
-                time: self.time.take(&mut map).unwrap_or(now),
-                record: Record::Map(map),
-                offset,
-                mismatch: None,
-            },
-            Err(_) => unparsed(line, offset, now, "not a JSON object"),
-        });
+        match transcode::scan_object(&line, &mut self.members) {
+            Ok(()) => {
+                let time = self.time_key.as_ref().and_then(|key| {
+                    let value = transcode::member_value(&line, &self.members, key)?;
+                    self.time.read(&value)
+                });
+                let without = match time {
+                    Some(_) if !self.time.keep => self.time_key.clone(),
+                    _ => None,
+                };
+                out.push(Parsed {
+                    time: time.unwrap_or(now),
+                    record: Record::Json(JsonLine { line, without }),
+                    offset,
+                    mismatch: None,
+                });
+            }
+            Err(transcode::ScanError::Unsupported) => {
+                out.push(match serde_json::from_slice::<Map<String, Value>>(&line) {
+                    Ok(mut map) => Parsed {
+                        time: self.time.take(&mut map).unwrap_or(now),
+                        record: Record::Map(map),
+                        offset,
+                        mismatch: None,
+                    },
+                    Err(_) => unparsed(line, offset, now, "not a JSON object"),
+                })
+            }
+            Err(transcode::ScanError::NotAnObject) => {
+                out.push(unparsed(line, offset, now, "not a JSON object"))
+            }
+        }
     }
 }
 

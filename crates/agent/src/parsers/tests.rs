@@ -17,9 +17,9 @@ fn run(parser: &mut dyn LineParser, text: &str) -> Vec<Parsed> {
     out
 }
 
-fn map(p: &Parsed) -> &Map<String, Value> {
+fn map(p: &Parsed) -> Map<String, Value> {
     match &p.record {
-        Record::Map(m) => m,
+        Record::Map(_) | Record::Json(_) => p.record.to_map(),
         Record::Line(_) => panic!("expected a map"),
     }
 }
@@ -94,13 +94,11 @@ fn multiline_holds_the_position_at_the_open_record() {
 
 #[test]
 fn json_time_key_and_mismatch_kept_as_text() {
-    let mut parser = JsonParser {
-        time: TimeConfig {
-            key: Some("time".into()),
-            format: None,
-            keep: false,
-        },
-    };
+    let mut parser = JsonParser::new(TimeConfig {
+        key: Some("time".into()),
+        format: None,
+        keep: false,
+    });
     let out = run(
         &mut parser,
         "{\"time\":\"2026-11-25T10:00:00Z\",\"a\":1}\nnot json",

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gcloud_logging::Timestamp;
+use gcloud_logging::{Timestamp, transcode};
 
-use crate::event::{Event, Origin, Record};
+use crate::event::{Event, JsonLine, Origin, Record};
 
 /// Bytes before the payload.
 pub const RECORD_HEADER: usize = 8;
@@ -26,7 +26,7 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
     if event.origin.is_some() {
         flags |= HAS_ORIGIN;
     }
-    if matches!(event.record, Record::Map(_)) {
+    if matches!(event.record, Record::Map(_) | Record::Json(_)) {
         flags |= MAP_RECORD;
     }
     out.push(flags);
@@ -42,6 +42,11 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
     out.extend_from_slice(&tag[..tag_len]);
     match &event.record {
         Record::Line(line) => out.extend_from_slice(line),
+        // A JSON line is its map's JSON already, unless the parser consumed a key.
+        Record::Json(json) if json.without.is_none() => out.extend_from_slice(&json.line),
+        Record::Json(json) => {
+            serde_json::to_writer(&mut *out, &json.to_map()).expect("a JSON map always serializes")
+        }
         Record::Map(map) => {
             serde_json::to_writer(&mut *out, map).expect("a JSON map always serializes")
         }
@@ -123,7 +128,16 @@ pub fn decode(payload: &[u8]) -> Result<Event, DecodeError> {
     let tag = std::str::from_utf8(&cur[..tag_len]).map_err(|_| DecodeError("tag is not UTF-8"))?;
     let rest = &cur[tag_len..];
     let record = if flags & MAP_RECORD != 0 {
-        Record::Map(serde_json::from_slice(rest).map_err(|_| DecodeError("map is not JSON"))?)
+        let mut members = Vec::new();
+        match transcode::scan_object(rest, &mut members) {
+            Ok(()) => Record::Json(JsonLine {
+                line: Bytes::copy_from_slice(rest),
+                without: None,
+            }),
+            Err(_) => Record::Map(
+                serde_json::from_slice(rest).map_err(|_| DecodeError("map is not JSON"))?,
+            ),
+        }
     } else {
         Record::Line(Bytes::copy_from_slice(rest))
     };

@@ -257,6 +257,7 @@ fn encode(config: &ForwardSinkConfig, chunk: &[Event]) -> Vec<(Vec<u8>, Option<S
                         &String::from_utf8_lossy(line).into_owned().into_bytes(),
                     );
                 }
+                Record::Json(json) => msgpack::write_json_map(&mut entries, &json.to_map()),
                 Record::Map(map) => msgpack::write_json_map(&mut entries, map),
             }
         }

@@ -15,6 +15,7 @@ use gcloud_logging::encode::{
     END_REQUEST_BYTES, EntryEncoder, TextEntry, begin_request, encode_entry, end_request,
 };
 use gcloud_logging::ids::InsertId;
+use gcloud_logging::transcode::{self, JsonEntry, ScanError};
 use gcloud_logging::{LogEntry, LogSplit, WriteLogEntriesRequest, lift_record, log_name};
 use serde_json::{Map, Value};
 
@@ -99,6 +100,7 @@ pub fn encode_chunk(settings: &EncodeSettings, events: &[Event]) -> Encoded {
         builders: Vec::new(),
         last_log_name: None,
         scratch: Vec::new(),
+        members: Vec::new(),
     };
     for (position, event) in events.iter().enumerate() {
         state.encode_event(position, event);
@@ -119,6 +121,8 @@ struct ChunkEncoder<'a> {
     builders: Vec<(Arc<str>, BatchBuilder)>,
     last_log_name: Option<(Arc<str>, Arc<str>)>,
     scratch: Vec<u8>,
+    /// Members of the JSON line being encoded.
+    members: Vec<transcode::Member>,
 }
 
 impl ChunkEncoder<'_> {
@@ -184,10 +188,33 @@ impl ChunkEncoder<'_> {
             .min(self.builders[b].1.entry_room());
         match &event.record {
             Record::Line(line) => {
-                if self.settings.detect_json
-                    && let Some(map) = json_object(line)
-                {
-                    return self.encode_map(b, map, event, entry_log_name, base_id, entry_max);
+                if self.settings.detect_json && starts_like_object(line) {
+                    match transcode::scan_object(line, &mut self.members) {
+                        Ok(()) => {
+                            let json = (line.as_ref(), None);
+                            return self.encode_json(
+                                b,
+                                json,
+                                event,
+                                entry_log_name,
+                                base_id,
+                                entry_max,
+                            );
+                        }
+                        Err(ScanError::Unsupported) => {
+                            if let Ok(map) = serde_json::from_slice(line) {
+                                return self.encode_map(
+                                    b,
+                                    map,
+                                    event,
+                                    entry_log_name,
+                                    base_id,
+                                    entry_max,
+                                );
+                            }
+                        }
+                        Err(ScanError::NotAnObject) => {}
+                    }
                 }
                 let entry = TextEntry {
                     text: line,
@@ -216,10 +243,56 @@ impl ChunkEncoder<'_> {
                     entry_max,
                 );
             }
+            Record::Json(json) => match transcode::scan_object(&json.line, &mut self.members) {
+                Ok(()) => {
+                    let raw = (json.line.as_ref(), json.without.as_deref());
+                    self.encode_json(b, raw, event, entry_log_name, base_id, entry_max)
+                }
+                Err(_) => {
+                    self.encode_map(b, json.to_map(), event, entry_log_name, base_id, entry_max)
+                }
+            },
             Record::Map(map) => {
                 self.encode_map(b, map.clone(), event, entry_log_name, base_id, entry_max)
             }
         }
+    }
+
+    /// A JSON object line whose members `self.members` located: lifted and copied straight
+    /// into the request ([`JsonEntry`]). `json` is the line and a key to leave out. An entry
+    /// too large for one request goes the general way, which splits it.
+    fn encode_json(
+        &mut self,
+        b: usize,
+        json: (&[u8], Option<&str>),
+        event: &Event,
+        log_name: Option<Arc<str>>,
+        base_id: InsertId,
+        entry_max: usize,
+    ) {
+        let (line, without_key) = json;
+        let entry = JsonEntry {
+            line,
+            members: &self.members,
+            without_key,
+            project_id: &self.settings.project_id,
+            timestamp: event.time,
+            insert_id: base_id.as_str(),
+            log_name: log_name.as_deref(),
+        };
+        let builder = &mut self.builders[b].1;
+        let (start, entry_start) = builder.begin();
+        entry.encode(builder.body());
+        if builder.body().len() - entry_start <= entry_max {
+            builder.commit(start, entry_start, &mut self.out.batches);
+            return;
+        }
+        builder.rollback(start);
+        let mut map: Map<String, Value> = serde_json::from_slice(line).unwrap_or_default();
+        if let Some(key) = without_key {
+            map.remove(key);
+        }
+        self.encode_map(b, map, event, log_name, base_id, entry_max);
     }
 
     fn encode_long_text(
@@ -433,6 +506,12 @@ fn base_insert_id(position: usize, event: &Event) -> InsertId {
             event.time.nanos.hash(&mut h);
             match &event.record {
                 Record::Line(line) => line.hash(&mut h),
+                // A JSON line stored in a disk buffer comes back as its map's JSON: hash that
+                // text, so a replayed event gets the same id.
+                Record::Json(json) if json.without.is_none() => json.line.hash(&mut h),
+                Record::Json(json) => serde_json::to_string(&json.to_map())
+                    .unwrap_or_default()
+                    .hash(&mut h),
                 Record::Map(map) => serde_json::to_string(map).unwrap_or_default().hash(&mut h),
             }
             InsertId::new(h.finish(), position as u64, None)
@@ -444,13 +523,9 @@ fn with_split_index(base: &InsertId, index: usize) -> String {
     format!("{}-{:08x}", base.as_str(), index)
 }
 
-/// A line that is a JSON object, for `detect_json`.
-fn json_object(line: &[u8]) -> Option<Map<String, Value>> {
-    let first = line.iter().find(|b| !b.is_ascii_whitespace())?;
-    if *first != b'{' {
-        return None;
-    }
-    serde_json::from_slice(line).ok()
+/// Whether a line may be a JSON object (for `detect_json`), before validating it.
+fn starts_like_object(line: &[u8]) -> bool {
+    line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 fn truncation_marker(kept: usize, total: usize) -> String {

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::config::{AuthMode, Compression, GoogleCloudConfig, OversizeEntries};
 use super::encoder::{EncodeSettings, encode_chunk, split_text};
 use super::metadata::{MachineFacts, resolve};
-use crate::event::{Event, Origin, Record};
+use crate::event::{Event, JsonLine, Origin, Record};
 
 fn read(params: &str) -> (GoogleCloudConfig, Vec<Diagnostic>) {
     let text = format!("<match **>\n  @type google_cloud\n{params}</match>\n");
@@ -281,6 +281,58 @@ fn oversize_json_splits_its_largest_string_field() {
     let encoded = encode_chunk(&settings(100_000, 2_000, OversizeEntries::Split), &[event]);
     assert!(encoded.batches.is_empty());
     assert_eq!(encoded.unsendable.len(), 1);
+}
+
+/// A JSON line reaches the same entries whichever way it travels: kept as bytes by `format
+/// json` (copied into the request), as a parsed map (the general path), or as a `format none`
+/// line with `detect_json`. Includes a line too large for one entry, which the copy path hands
+/// to the general one to split.
+#[test]
+fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
+    let big = "y".repeat(3_000);
+    let lines = [
+        r#"{"severity":"WARNING","time":"2026-11-25T10:00:00.5Z","message":"GET / 200","httpRequest":{"requestMethod":"GET","status":200,"latency":"0.001s","extra":true},"logging.googleapis.com/trace":"4bf92f3577b34da6a3ce929d0e0e4736","n":[1,2.5,{"x":null}]}"#.to_owned(),
+        r#"{"message":"only a message"}"#.to_owned(),
+        r#"{"a":1,"a":2}"#.to_owned(),
+        format!(r#"{{"message":"m","detail":{{"stack":"{big}"}},"time":"2026-11-25T10:00:01Z"}}"#),
+    ];
+    let events = |record: &dyn Fn(&str) -> Record| -> Vec<Event> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| Event {
+                record: record(line),
+                ..text_event(i as u64 * 100, Vec::new())
+            })
+            .collect()
+    };
+    let as_json = events(&|line| {
+        Record::Json(JsonLine {
+            line: Bytes::from(line.to_owned()),
+            without: None,
+        })
+    });
+    let as_map = events(&|line| Record::Map(serde_json::from_str(line).unwrap()));
+    let as_line = events(&|line| Record::Line(Bytes::from(line.to_owned())));
+    let mut with_detect = settings(100_000, 2_000, OversizeEntries::Split);
+    with_detect.detect_json = true;
+    let entries = |settings: &EncodeSettings, events: &[Event]| -> Vec<serde_json::Value> {
+        let encoded = encode_chunk(settings, events);
+        assert!(encoded.unsendable.is_empty());
+        encoded
+            .batches
+            .iter()
+            .flat_map(|b| (0..b.entries.len()).map(|i| serde_json::from_slice(b.entry(i)).unwrap()))
+            .collect()
+    };
+    let general = entries(&with_detect, &as_map);
+    assert!(general.len() > lines.len(), "the big line was split");
+    assert_eq!(entries(&with_detect, &as_json), general);
+    assert_eq!(entries(&with_detect, &as_line), general);
+    assert_eq!(general[0]["httpRequest"]["status"], 200);
+    assert_eq!(general[0]["timestamp"], "2026-11-25T10:00:00.500Z");
+    assert_eq!(general[1]["textPayload"], "only a message");
+    assert_eq!(general[2]["jsonPayload"]["a"], 2);
 }
 
 #[test]

@@ -501,7 +501,7 @@ impl Record {
     pub fn as_line(&self) -> Option<&Bytes> {
         match self {
             Record::Line(line) => Some(line),
-            Record::Map(_) => None,
+            Record::Json(_) | Record::Map(_) => None,
         }
     }
 }
