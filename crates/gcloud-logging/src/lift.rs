@@ -94,7 +94,7 @@ fn non_empty_string(value: &Value) -> Option<String> {
 }
 
 /// `projects/P/traces/ID` for a bare 32-hex trace id; anything else as given.
-fn qualify_trace(trace: String, project_id: &str) -> String {
+pub(crate) fn qualify_trace(trace: String, project_id: &str) -> String {
     let bare = trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit());
     if bare && !project_id.is_empty() {
         format!("projects/{project_id}/traces/{trace}")

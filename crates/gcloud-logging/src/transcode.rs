@@ -20,12 +20,16 @@ use std::ops::Range;
 
 use serde_json::{Map, Value};
 
+use crate::duration::Duration;
 use crate::lift::{
     HTTP_REQUEST_KEY, INSERT_ID_KEY, LABELS_KEY, MESSAGE_KEY, OPERATION_KEY, SEVERITY_KEY,
     SOURCE_LOCATION_KEY, SPAN_ID_KEY, TIME_KEY, TIMESTAMP_KEY, TIMESTAMP_NANOS_KEY,
     TIMESTAMP_SECONDS_KEY, TRACE_KEY, TRACE_SAMPLED_CAMEL_KEY, TRACE_SAMPLED_KEY, lift_record,
+    qualify_trace,
 };
+use crate::severity::Severity;
 use crate::time::Timestamp;
+use crate::wire::{HttpRequest, LogEntry};
 
 /// Top-level members the fast path handles; a bigger object takes the general path.
 pub const MAX_MEMBERS: usize = 64;
@@ -81,10 +85,17 @@ impl Member {
 
 /// Validates `line` as a JSON object and fills `members` (cleared first) in order.
 pub fn scan_object(line: &[u8], members: &mut Vec<Member>) -> Result<(), ScanError> {
-    members.clear();
     if std::str::from_utf8(line).is_err() {
+        members.clear();
         return Err(ScanError::NotAnObject);
     }
+    scan_utf8_object(line, members)
+}
+
+/// [`scan_object`] for a line already known to be UTF-8 (one `scan_object` accepted before,
+/// such as a `format json` record reaching the sink): the same checks, minus that one.
+pub fn scan_utf8_object(line: &[u8], members: &mut Vec<Member>) -> Result<(), ScanError> {
+    members.clear();
     let mut s = Scanner { line, at: 0 };
     s.skip_ws();
     s.expect(b'{')?;
@@ -179,12 +190,7 @@ impl Scanner<'_> {
         let mut escaped = false;
         loop {
             // The line is valid UTF-8, so only ASCII needs looking at.
-            let rest = &self.line[self.at..];
-            let plain = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .ok_or(ScanError::NotAnObject)?;
-            self.at += plain;
+            self.at += plain_prefix(&self.line[self.at..]).ok_or(ScanError::NotAnObject)?;
             match self.next() {
                 Some(b'"') => return Ok(escaped),
                 Some(b'\\') => {
@@ -369,6 +375,37 @@ impl Scanner<'_> {
     }
 }
 
+/// Where the first `"`, `\\` or control character of `bytes` is: eight bytes at a time.
+pub(crate) fn plain_prefix(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        // A byte is zero in `v` exactly when it marks a high bit here (no borrow crosses a
+        // zero byte from below, since the lower bytes are then nonzero or also flagged).
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let quote = zero(x ^ (ONES * u64::from(b'"')));
+        let backslash = zero(x ^ (ONES * u64::from(b'\\')));
+        // Bytes below 0x20 (bytes of 0x80 and up never set the high bit of `x - 0x20…`
+        // without also having it in `x`).
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        if quote | backslash | control != 0
+            && let Some(i) = chunk.iter().position(|&b| special(b))
+        {
+            return Some(at + i);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| special(b))
+        .map(|i| at + i)
+}
+
 /// What one structured line's entry needs besides the line.
 #[derive(Debug, Clone, Copy)]
 pub struct JsonEntry<'a> {
@@ -392,16 +429,23 @@ impl JsonEntry<'_> {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let line = self.line;
         let without = self.without_key.map(str::as_bytes);
+        // What happens to each member: copied into jsonPayload, lifted here, or handed to
+        // lift_record (which may leave it in the payload).
+        let mut fate = [Fate::Copied; MAX_MEMBERS];
+        let mut direct = LogEntry::default();
         let mut lifted = Map::new();
         let mut message = None;
         let mut others = 0usize;
         for (i, m) in self.members.iter().enumerate() {
             let key = m.key(line);
+            let raw = &line[m.value.clone()];
             if Some(key) == without {
-                continue;
-            }
-            if LIFTED_KEYS.iter().any(|k| k.as_bytes() == key) {
-                lifted.insert(utf8(key).to_owned(), parse(&line[m.value.clone()]));
+                fate[i] = Fate::Dropped;
+            } else if let Some(k) = LIFTED_KEYS.iter().position(|k| k.as_bytes() == key) {
+                if !lift_directly(LIFTED_KEYS[k], raw, self.project_id, &mut direct) {
+                    lifted.insert(LIFTED_KEYS[k].to_owned(), parse(raw));
+                }
+                fate[i] = Fate::Dropped;
             } else if key == MESSAGE_KEY.as_bytes() {
                 message = Some(i);
             } else {
@@ -409,15 +453,29 @@ impl JsonEntry<'_> {
             }
         }
         // A lone string `message` may become `textPayload`: let lift_record decide.
-        let message_lifted = match message {
-            Some(i) if others == 0 => {
-                let value = parse(&line[self.members[i].value.clone()]);
-                lifted.insert(MESSAGE_KEY.to_owned(), value);
-                true
+        if let Some(i) = message
+            && others == 0
+        {
+            lifted.insert(
+                MESSAGE_KEY.to_owned(),
+                parse(&line[self.members[i].value.clone()]),
+            );
+            fate[i] = Fate::Dropped;
+        }
+        let mut entry = if lifted.is_empty() {
+            // What lift_record gives for an empty record.
+            LogEntry {
+                json_payload: Some(Map::new()),
+                ..LogEntry::default()
             }
-            _ => false,
+        } else {
+            lift_record(lifted, self.project_id)
         };
-        let mut entry = lift_record(lifted, self.project_id);
+        entry.severity = entry.severity.or(direct.severity);
+        entry.trace = entry.trace.or(direct.trace);
+        entry.span_id = entry.span_id.or(direct.span_id);
+        entry.insert_id = entry.insert_id.or(direct.insert_id);
+        entry.http_request = entry.http_request.or(direct.http_request);
         entry.timestamp.get_or_insert(self.timestamp);
         entry
             .insert_id
@@ -444,12 +502,8 @@ impl JsonEntry<'_> {
             out.push(b':');
             let _ = serde_json::to_writer(&mut *out, value);
         }
-        for m in self.members {
-            let key = m.key(line);
-            let copied = Some(key) != without
-                && !LIFTED_KEYS.iter().any(|k| k.as_bytes() == key)
-                && !(message_lifted && key == MESSAGE_KEY.as_bytes());
-            if copied {
+        for (m, fate) in self.members.iter().zip(fate) {
+            if fate == Fate::Copied {
                 if !first {
                     out.push(b',');
                 }
@@ -463,9 +517,161 @@ impl JsonEntry<'_> {
     }
 }
 
-/// The text of a key [`scan_object`] accepted (the line was valid UTF-8).
-fn utf8(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).unwrap_or_default()
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Copied as written into `jsonPayload`.
+    Copied,
+    /// Not copied: left out, lifted, or handed to `lift_record`.
+    Dropped,
+}
+
+/// Lifts the common shapes of a few keys without a `Value`, exactly as [`lift_record`] would;
+/// returns false to leave the key to `lift_record` (which also decides the rest: a time, the
+/// labels, a mistyped value).
+fn lift_directly(key: &str, raw: &[u8], project_id: &str, entry: &mut LogEntry) -> bool {
+    match key {
+        SEVERITY_KEY => match plain_str(raw).and_then(Severity::parse_lenient) {
+            Some(severity) => {
+                entry.severity = Some(severity);
+                true
+            }
+            None => false,
+        },
+        TRACE_KEY => match plain_str(raw).filter(|s| !s.is_empty()) {
+            Some(trace) => {
+                entry.trace = Some(qualify_trace(trace.to_owned(), project_id));
+                true
+            }
+            None => false,
+        },
+        SPAN_ID_KEY | INSERT_ID_KEY => match plain_str(raw).filter(|s| !s.is_empty()) {
+            Some(id) => {
+                let slot = if key == SPAN_ID_KEY {
+                    &mut entry.span_id
+                } else {
+                    &mut entry.insert_id
+                };
+                *slot = Some(id.to_owned());
+                true
+            }
+            None => false,
+        },
+        HTTP_REQUEST_KEY => match http_request(raw) {
+            Some(request) => {
+                entry.http_request = Some(request);
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// The text of a JSON string literal with no escapes.
+fn plain_str(raw: &[u8]) -> Option<&str> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(inner).ok()
+}
+
+/// An `httpRequest` object every member of which lifts (the usual access-log line); `None`
+/// leaves it to `lift_record`, which keeps the members that do not lift in the payload.
+fn http_request(raw: &[u8]) -> Option<HttpRequest> {
+    let mut members = Vec::new();
+    let mut s = Scanner { line: raw, at: 0 };
+    s.expect(b'{').ok()?;
+    s.skip_ws();
+    if s.peek() == Some(b'}') {
+        return None; // an empty object does not lift
+    }
+    loop {
+        s.skip_ws();
+        let key_start = s.at;
+        if s.string().ok()? {
+            return None;
+        }
+        let key = key_start + 1..s.at - 1;
+        s.skip_ws();
+        s.expect(b':').ok()?;
+        s.skip_ws();
+        let value_start = s.at;
+        s.value(0).ok()?;
+        members.push((key, value_start..s.at));
+        s.skip_ws();
+        match s.next()? {
+            b',' => continue,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    let mut r = HttpRequest::default();
+    for (key, value) in members {
+        let v = &raw[value];
+        let ok = match &raw[key] {
+            b"requestMethod" => put(&mut r.request_method, plain_string(v)),
+            b"requestUrl" => put(&mut r.request_url, plain_string(v)),
+            b"requestSize" => put(&mut r.request_size, integer(v)),
+            b"status" => put(
+                &mut r.status,
+                integer(v).and_then(|n| i32::try_from(n).ok()),
+            ),
+            b"responseSize" => put(&mut r.response_size, integer(v)),
+            b"userAgent" => put(&mut r.user_agent, plain_string(v)),
+            b"remoteIp" => put(&mut r.remote_ip, plain_string(v)),
+            b"serverIp" => put(&mut r.server_ip, plain_string(v)),
+            b"referer" => put(&mut r.referer, plain_string(v)),
+            b"latency" => put(
+                &mut r.latency,
+                plain_str(v).and_then(|s| Duration::parse(s.trim()).ok()),
+            ),
+            b"cacheLookup" => put(&mut r.cache_lookup, boolean(v)),
+            b"cacheHit" => put(&mut r.cache_hit, boolean(v)),
+            b"cacheValidatedWithOriginServer" => {
+                put(&mut r.cache_validated_with_origin_server, boolean(v))
+            }
+            b"cacheFillBytes" => put(&mut r.cache_fill_bytes, integer(v)),
+            b"protocol" => put(&mut r.protocol, plain_string(v)),
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(r)
+}
+
+/// Stores `value` if there is one; says whether there was.
+fn put<T>(slot: &mut Option<T>, value: Option<T>) -> bool {
+    let some = value.is_some();
+    *slot = value;
+    some
+}
+
+fn plain_string(raw: &[u8]) -> Option<String> {
+    plain_str(raw).map(str::to_owned)
+}
+
+fn boolean(raw: &[u8]) -> Option<bool> {
+    match raw {
+        b"true" => Some(true),
+        b"false" => Some(false),
+        _ => None,
+    }
+}
+
+/// proto3 JSON's int64: a JSON integer that fits, or a decimal string.
+fn integer(raw: &[u8]) -> Option<i64> {
+    if raw.first() == Some(&b'"') {
+        return plain_str(raw)?.trim().parse().ok();
+    }
+    // A float (even 200.0) is not an integer here, as in lift_record; serde reads -0 as a
+    // float too.
+    if raw == b"-0" || raw.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 /// A value [`scan_object`] validated.

@@ -254,10 +254,22 @@ fn shaped(key: &str) -> BoxedStrategy<String> {
         SEVERITY_KEY => prop::sample::select(vec![r#""ERROR""#, r#""warn""#, "300", r#""bogus""#])
             .prop_map(str::to_owned)
             .boxed(),
-        HTTP_REQUEST_KEY => Just(
-            r#"{"requestMethod":"GET","status":"404","latency":"1.5s","cacheHit":true,"extra":1}"#
-                .to_owned(),
-        )
+        HTTP_REQUEST_KEY => prop::sample::select(vec![
+            r#"{"requestMethod":"GET","status":"404","latency":"1.5s","cacheHit":true,"extra":1}"#,
+            r#"{"requestMethod":"GET","requestUrl":"/a?b=1","status":200,"responseSize":"25","requestSize":0,"latency":" 0.000123s ","remoteIp":"127.0.0.1","serverIp":"10.0.0.1","userAgent":"curl/8 é","referer":"","protocol":"HTTP/1.1","cacheLookup":false,"cacheHit":true,"cacheValidatedWithOriginServer":false,"cacheFillBytes":"-3"}"#,
+            r#"{"status":-0}"#,
+            r#"{"status":200.0}"#,
+            r#"{"status":2147483648}"#,
+            r#"{"responseSize":9223372036854775808}"#,
+            r#"{"responseSize":" +12 "}"#,
+            r#"{"requestUrl":"\/a"}"#,
+            r#"{"latency":"soon"}"#,
+            r#"{"cacheHit":"true"}"#,
+            r#"{ "requestMethod" : "POST" , "status" : 201 }"#,
+            r#"{}"#,
+            r#"{"requestMethod":null}"#,
+        ])
+        .prop_map(str::to_owned)
         .boxed(),
         TIMESTAMP_KEY => Just(r#"{"seconds":"1780000000","nanos":5}"#.to_owned()).boxed(),
         TIMESTAMP_SECONDS_KEY => Just("1780000001".to_owned()).boxed(),
@@ -266,6 +278,15 @@ fn shaped(key: &str) -> BoxedStrategy<String> {
         SOURCE_LOCATION_KEY => Just(r#"{"file":"a.rs","line":"3"}"#.to_owned()).boxed(),
         OPERATION_KEY => Just(r#"{"id":"op","first":true}"#.to_owned()).boxed(),
         TRACE_SAMPLED_KEY | TRACE_SAMPLED_CAMEL_KEY => Just("true".to_owned()).boxed(),
+        TRACE_KEY | SPAN_ID_KEY | INSERT_ID_KEY => prop::sample::select(vec![
+            r#""4bf92f3577b34da6a3ce929d0e0e4736""#,
+            r#""projects/x/traces/abc""#,
+            r#""""#,
+            r#""\u0061b""#,
+            "7",
+        ])
+        .prop_map(str::to_owned)
+        .boxed(),
         _ => value_text().boxed(),
     }
 }
@@ -296,6 +317,17 @@ fn record() -> impl Strategy<Value = (String, Option<String>)> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn plain_prefix_finds_the_first_special_byte(
+        bytes in prop::collection::vec(prop_oneof![any::<u8>(), Just(b'"'), Just(b'\\'), 0x18u8..0x22], 0..40),
+        plain in 0usize..40,
+    ) {
+        let mut text = vec![b'a'; plain];
+        text.extend_from_slice(&bytes);
+        let naive = text.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        prop_assert_eq!(super::plain_prefix(&text), naive);
+    }
 
     #[test]
     fn fast_path_gives_the_general_paths_entry((line, without) in record()) {

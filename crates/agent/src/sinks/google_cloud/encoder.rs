@@ -243,15 +243,18 @@ impl ChunkEncoder<'_> {
                     entry_max,
                 );
             }
-            Record::Json(json) => match transcode::scan_object(&json.line, &mut self.members) {
-                Ok(()) => {
-                    let raw = (json.line.as_ref(), json.without.as_deref());
-                    self.encode_json(b, raw, event, entry_log_name, base_id, entry_max)
+            // The parser validated the line, UTF-8 included.
+            Record::Json(json) => {
+                match transcode::scan_utf8_object(&json.line, &mut self.members) {
+                    Ok(()) => {
+                        let raw = (json.line.as_ref(), json.without.as_deref());
+                        self.encode_json(b, raw, event, entry_log_name, base_id, entry_max)
+                    }
+                    Err(_) => {
+                        self.encode_map(b, json.to_map(), event, entry_log_name, base_id, entry_max)
+                    }
                 }
-                Err(_) => {
-                    self.encode_map(b, json.to_map(), event, entry_log_name, base_id, entry_max)
-                }
-            },
+            }
             Record::Map(map) => {
                 self.encode_map(b, map.clone(), event, entry_log_name, base_id, entry_max)
             }
