@@ -1,7 +1,9 @@
 //! The torture suite, scaled to fit CI: the real agent shipping to the real emulator through a
 //! fault-injecting proxy, while it is killed, the endpoint fails, files rotate and the writer
 //! outlives SIGTERM. Each scenario prints what it measured and asserts that nothing was lost and
-//! nothing shows twice in query results. `LOGFERRY_TORTURE_SCALE=10` runs it ten times larger.
+//! nothing shows twice in query results. `LOGFERRY_TORTURE_SCALE=10` runs it ten times larger;
+//! `LOGFERRY_TORTURE_KILLS=20` kills the agent 20 times in each crash loop instead of 8 (the
+//! issue's full size is `LOGFERRY_TORTURE_SCALE=20 LOGFERRY_TORTURE_KILLS=20`: 1M lines).
 
 use std::collections::HashMap;
 use std::fs;
@@ -13,6 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::support::*;
+
+fn kills() -> usize {
+    std::env::var("LOGFERRY_TORTURE_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8)
+}
 
 fn scale() -> usize {
     std::env::var("LOGFERRY_TORTURE_SCALE")
@@ -238,7 +247,7 @@ fn config(dir: &Path, endpoint: &str) -> PathBuf {
 }
 
 struct Report {
-    scenario: &'static str,
+    scenario: String,
     written: usize,
     delivered: usize,
     lost: usize,
@@ -272,7 +281,7 @@ impl Report {
 
 /// Counts, by line number, what reached the emulator.
 fn account(
-    scenario: &'static str,
+    scenario: &str,
     emulator: &Emulator,
     written: usize,
     proxy: &Proxy,
@@ -332,7 +341,7 @@ fn account(
     }
     let duplicates = seen.values().filter(|c| **c > 1).count();
     Report {
-        scenario,
+        scenario: scenario.to_owned(),
         written,
         delivered: seen.keys().filter(|k| **k < written).count(),
         lost,
@@ -375,17 +384,50 @@ fn crash_loop_kill_9_while_writing_loses_and_shows_nothing_twice() {
     let emulator = Emulator::start(dir.path());
     let proxy = Proxy::start(&emulator.url);
     let config = config(dir.path(), &proxy.url);
+    crash_loop("crash loop", dir.path(), &config, &emulator, &proxy);
+}
+
+/// The same crash loop with `<buffer> @type file`: lines are acknowledged once they are in the
+/// buffer, so every kill also tears the buffer's newest segment somewhere.
+#[test]
+fn crash_loop_with_the_disk_buffer_loses_and_shows_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(dir.path());
+    let proxy = Proxy::start(&emulator.url);
+    let d = dir.path().display();
+    let config = dir.path().join("fluentd.conf");
+    fs::write(
+        &config,
+        format!(
+            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  rotate_wait 1s\n  poll_interval 20ms\n</source>\n<match **>\n  @type google_cloud\n  endpoint {}\n  project_id local-project\n  use_metadata_service false\n  resource_type global\n  request_timeout 5s\n  dead_letter_path {d}/dead-letter.jsonl\n  <buffer>\n    @type file\n    path {d}/buffer\n    chunk_limit_size 512k\n    flush_interval 200ms\n    retry_wait 200ms\n    retry_max_interval 2s\n  </buffer>\n</match>\n",
+            proxy.url
+        ),
+    )
+    .unwrap();
+    crash_loop(
+        "crash loop, disk buffer",
+        dir.path(),
+        &config,
+        &emulator,
+        &proxy,
+    );
+}
+
+/// Writes `50,000 × scale` lines while the agent is started and killed with -9 [`kills`] times
+/// at random moments, then lets one last agent finish and accounts for every line.
+fn crash_loop(label: &str, dir: &Path, config: &Path, emulator: &Emulator, proxy: &Proxy) {
     let total = 50_000 * scale();
+    let kills = kills();
     let writer = spawn_writer(
-        dir.path().join("app.log"),
+        dir.join("app.log"),
         total,
         0,
         Some(Arc::new(AtomicBool::new(false))),
     );
     let mut seed = 0x9e37_79b9_u64;
     let mut peak: f64 = 0.0;
-    for _ in 0..8 {
-        let agent = Agent::start(&config);
+    for _ in 0..kills {
+        let agent = Agent::start(config);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -395,9 +437,8 @@ fn crash_loop_kill_9_while_writing_loses_and_shows_nothing_twice() {
         let _ = agent.child.kill(); // SIGKILL
         let _ = agent.child.wait();
         if std::env::var("TORTURE_DEBUG").is_ok() {
-            let journal =
-                fs::read_to_string(dir.path().join("app.log.pos.readtimes")).unwrap_or_default();
-            let pos = fs::read_to_string(dir.path().join("app.log.pos")).unwrap_or_default();
+            let journal = fs::read_to_string(dir.join("app.log.pos.readtimes")).unwrap_or_default();
+            let pos = fs::read_to_string(dir.join("app.log.pos")).unwrap_or_default();
             fs::write(
                 format!("/tmp/torture-journal-{}", seed % 1000),
                 format!("{pos}\n{journal}"),
@@ -410,11 +451,12 @@ fn crash_loop_kill_9_while_writing_loses_and_shows_nothing_twice() {
         }
     }
     let written = writer.join().unwrap();
-    let agent = Agent::start(&config);
-    wait_delivered(&emulator, written);
+    let agent = Agent::start(config);
+    wait_delivered(emulator, written);
     let peak = peak.max(agent.peak_rss_mib());
     agent.stop();
-    account("crash loop (8 × kill -9)", &emulator, written, &proxy, peak).print_and_check();
+    let scenario = format!("{label} ({kills} × kill -9)");
+    account(&scenario, emulator, written, proxy, peak).print_and_check();
 }
 
 #[test]
