@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{OutputKind, PipelineConfig, SourceKind, StepDef};
+use crate::config::{OutputDef, OutputKind, PipelineConfig, SourceKind, StepDef};
 use crate::health::{self, PluginInfo, ReloadRequest};
 use crate::metrics;
 use crate::router::{Router, Scope, Step};
@@ -24,7 +24,7 @@ use crate::sinks::forward::ForwardSink;
 use crate::sinks::metered::{MeteredSink, OutputMetrics};
 use crate::sinks::null::NullSink;
 use crate::sinks::stdout::StdoutSink;
-use crate::sinks::{Sink, spawn_output};
+use crate::sinks::{OutputHandle, Sink, spawn_output};
 use crate::sources::forward::spawn_forward_source;
 use crate::sources::tail::{DrainPolicy, SourceControl, spawn_tail_source};
 
@@ -97,36 +97,14 @@ pub async fn run_with(
     let mut handles = Vec::new();
     let mut joins: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     for output in &pipeline.outputs {
-        let sink = build_sink(&output.name, &output.kind)
-            .await
-            .map_err(|message| RunError::Output {
-                name: output.name.clone(),
-                kind: output.kind.type_name(),
-                message,
-            })?;
-        info!(
-            "adding match pattern=\"{}\" type=\"{}\"",
-            output.pattern,
-            output.kind.type_name()
-        );
-        let counted = OutputMetrics::new(&output.name, output.kind.type_name());
-        let sink = MeteredSink::wrap(sink, counted.clone());
-        output_metrics.push(counted);
-        let (handle, join) = match &output.buffer.disk {
-            Some(disk) => crate::sinks::disk_buffer::spawn_disk_output(
-                &output.name,
-                sink,
-                output.buffer.clone(),
-                disk.clone(),
-                abort.clone(),
-            )
-            .map_err(|e| RunError::Output {
-                name: output.name.clone(),
-                kind: output.kind.type_name(),
-                message: format!("cannot open the disk buffer {}: {e}", disk.path.display()),
-            })?,
-            None => spawn_output(&output.name, sink, output.buffer.clone(), abort.clone()),
+        let (handle, join, counted) = match start_output(output, &abort).await {
+            Ok(started) => started,
+            Err(error) => {
+                stop_started_outputs(&abort, joins).await;
+                return Err(error);
+            }
         };
+        output_metrics.push(counted);
         handles.push(handle);
         joins.push(join);
     }
@@ -148,39 +126,45 @@ pub async fn run_with(
     };
     let mut threads = Vec::new();
     for source in pipeline.sources {
-        match source.kind {
+        let started = match source.kind {
             SourceKind::Tail(config) => {
                 info!("adding source type=\"tail\"");
-                let thread = spawn_tail_source(
+                spawn_tail_source(
                     source.name.clone(),
                     config,
                     router.clone(),
                     source.label,
                     control.clone(),
                 )
-                .map_err(|error| RunError::Source {
-                    name: source.name,
-                    error,
-                })?;
-                threads.push(thread);
             }
             SourceKind::Forward(config) => {
                 info!("adding source type=\"forward\"");
-                let thread = spawn_forward_source(
+                spawn_forward_source(
                     source.name.clone(),
                     config,
                     router.clone(),
                     source.label,
                     control.clone(),
                 )
-                .map_err(|error| RunError::Source {
-                    name: source.name,
-                    error,
-                })?;
-                threads.push(thread);
             }
             // Served by the supervisor for the life of the process.
-            SourceKind::Prometheus(_) | SourceKind::MonitorAgent(_) => {}
+            SourceKind::Prometheus(_) | SourceKind::MonitorAgent(_) => continue,
+        };
+        match started {
+            Ok(thread) => threads.push(thread),
+            Err(error) => {
+                // As at the drain deadline: outputs first, then the sources persist what is
+                // acknowledged and stop.
+                stop_started_outputs(&abort, joins).await;
+                control.stop.store(true, Ordering::Release);
+                for thread in threads {
+                    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+                }
+                return Err(RunError::Source {
+                    name: source.name,
+                    error,
+                });
+            }
         }
     }
     let summary_router = router.clone();
@@ -248,6 +232,64 @@ pub async fn run_with(
         }
     }
     Ok(summary)
+}
+
+/// Builds an output's sink, wraps it in its metrics and starts its runner (memory or disk
+/// buffer).
+async fn start_output(
+    output: &OutputDef,
+    abort: &CancellationToken,
+) -> Result<
+    (
+        OutputHandle,
+        tokio::task::JoinHandle<()>,
+        Arc<OutputMetrics>,
+    ),
+    RunError,
+> {
+    let failed = |message: String| RunError::Output {
+        name: output.name.clone(),
+        kind: output.kind.type_name(),
+        message,
+    };
+    let sink = build_sink(&output.name, &output.kind)
+        .await
+        .map_err(failed)?;
+    info!(
+        "adding match pattern=\"{}\" type=\"{}\"",
+        output.pattern,
+        output.kind.type_name()
+    );
+    let counted = OutputMetrics::new(&output.name, output.kind.type_name());
+    let sink = MeteredSink::wrap(sink, counted.clone());
+    let (handle, join) = match &output.buffer.disk {
+        Some(disk) => crate::sinks::disk_buffer::spawn_disk_output(
+            &output.name,
+            sink,
+            &counted,
+            output.buffer.clone(),
+            disk.clone(),
+            abort.clone(),
+        )
+        .map_err(|e| {
+            failed(format!(
+                "cannot open the disk buffer {}: {e}",
+                disk.path.display()
+            ))
+        })?,
+        None => spawn_output(&output.name, sink, output.buffer.clone(), abort.clone()),
+    };
+    Ok((handle, join, counted))
+}
+
+/// A pipeline that cannot start stops the outputs it started before it returns: a disk buffer
+/// stays locked until its runner has stopped, and a reload that fails goes back to the
+/// previous configuration, whose outputs open the same directories.
+async fn stop_started_outputs(abort: &CancellationToken, joins: Vec<tokio::task::JoinHandle<()>>) {
+    abort.cancel();
+    for join in joins {
+        let _ = join.await;
+    }
 }
 
 async fn build_sink(name: &str, kind: &OutputKind) -> Result<Arc<dyn Sink>, String> {

@@ -1,18 +1,20 @@
 //! The buffer directory as one log: appends go to the newest segment (rolling to a new one
 //! when it is full), reads walk forward from the oldest undelivered record, and deliveries,
 //! which may finish out of order, move a cursor over the delivered prefix; segments behind it
-//! are deleted.
+//! are deleted. The log keeps count of the events it holds undelivered, so the output's
+//! buffer gauges can count a recovered backlog and take back what is left when it stops.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
+use super::lock::{self, DirLock};
 use super::recovery::{self, RecoveryReport};
 use super::segment::{self, HEADER_LEN, Next, SegmentReader, SegmentWriter};
-use super::{DiskBufferConfig, FsyncPolicy, Pos, record};
+use super::{DiskBufferConfig, FsyncPolicy, Held, Pos, record};
 use crate::event::Event;
 
 struct SegmentMeta {
@@ -27,15 +29,26 @@ pub struct ReadChunk {
     pub events: Vec<Event>,
 }
 
+/// A chunk read and not yet delivered.
+struct Outstanding {
+    end: Pos,
+    delivered: bool,
+    held: Held,
+}
+
 pub struct DiskLog {
     dir: PathBuf,
+    /// Held until the log is dropped: no other buffer opens the directory meanwhile.
+    _lock: DirLock,
     config: DiskBufferConfig,
     segments: VecDeque<SegmentMeta>,
     writer: SegmentWriter,
     reader: Option<SegmentReader>,
     read_pos: Pos,
-    /// Chunks read: start → (end, delivered).
-    outstanding: BTreeMap<Pos, (Pos, bool)>,
+    /// Chunks read, by where they start.
+    outstanding: BTreeMap<Pos, Outstanding>,
+    /// Every event written and not delivered (read or not).
+    held: Held,
     /// Everything before it is delivered.
     cursor: Pos,
     encoded: Vec<u8>,
@@ -44,9 +57,13 @@ pub struct DiskLog {
 }
 
 impl DiskLog {
-    /// Opens (and recovers) the buffer directory. Appends go to a fresh segment.
+    /// Locks and recovers the buffer directory (see [`lock::lock`]: another buffer holding it
+    /// is a [`super::BufferInUse`] error, and nothing in it is touched). Appends go to a fresh
+    /// segment.
     pub fn open(config: DiskBufferConfig) -> io::Result<(DiskLog, RecoveryReport)> {
         let dir = config.path.clone();
+        fs::create_dir_all(&dir)?;
+        let lock = lock::lock(&dir)?;
         let (found, cursor, report) = recovery::recover(&dir)?;
         let mut segments: VecDeque<SegmentMeta> = found
             .into_iter()
@@ -79,12 +96,14 @@ impl DiskLog {
         };
         let mut log = DiskLog {
             dir,
+            _lock: lock,
             config,
             segments,
             writer,
             reader: None,
             read_pos,
             outstanding: BTreeMap::new(),
+            held: report.held,
             cursor: read_pos,
             encoded: Vec::new(),
             skipped_corrupt: 0,
@@ -101,24 +120,31 @@ impl DiskLog {
     /// event that failed is left in the log.
     pub fn append(&mut self, events: &[Event]) -> io::Result<()> {
         self.encoded.clear();
+        let mut encoded = Held::default();
         for event in events {
             let start = self.encoded.len();
             record::encode(event, &mut self.encoded);
+            let held_size = record::held_size(&self.encoded[start + record::RECORD_HEADER..]);
             let full = self.writer.len + self.encoded.len() as u64 > self.config.segment_size;
             if full && (self.writer.len > HEADER_LEN || start > 0) {
                 let rest = self.encoded.split_off(start);
-                self.write_encoded()?;
+                self.write_encoded(std::mem::take(&mut encoded))?;
                 self.roll()?;
                 self.encoded = rest;
             }
+            encoded.count(held_size);
         }
-        self.write_encoded()
+        self.write_encoded(encoded)
     }
 
-    fn write_encoded(&mut self) -> io::Result<()> {
+    /// Writes the encoded records, which hold `held`.
+    fn write_encoded(&mut self, held: Held) -> io::Result<()> {
         let result = self.writer.write(&self.encoded);
         self.encoded.clear();
         self.segments.back_mut().expect("the writer's segment").len = self.writer.len;
+        if result.is_ok() {
+            self.held.include(held);
+        }
         result
     }
 
@@ -169,6 +195,11 @@ impl DiskLog {
             .sum()
     }
 
+    /// Events written and not delivered yet (read or not), as the buffer gauges count them.
+    pub fn held(&self) -> Held {
+        self.held
+    }
+
     /// Chunks read and not delivered yet.
     pub fn in_flight(&self) -> usize {
         self.outstanding.len()
@@ -195,6 +226,7 @@ impl DiskLog {
             self.normalize_read_pos();
             let start = self.read_pos;
             let mut events = Vec::new();
+            let mut held = Held::default();
             let mut bytes = 0usize;
             while bytes < max_bytes && events.len() < max_records.max(1) {
                 self.normalize_read_pos();
@@ -207,9 +239,14 @@ impl DiskLog {
                     Next::Record => match record::decode(reader.payload()) {
                         Ok(event) => {
                             bytes += reader.payload().len();
+                            held.count(record::held_size(reader.payload()));
                             events.push(event);
                         }
                         Err(error) => {
+                            // Counted when it was written or recovered, never delivered.
+                            let mut skipped = Held::default();
+                            skipped.count(record::held_size(reader.payload()));
+                            self.held.remove(skipped);
                             self.skipped_corrupt += 1;
                             warn!(buffer = %self.dir.display(), segment = self.read_pos.segment, offset = self.read_pos.offset, %error, "disk buffer: skipped a record that cannot be decoded");
                         }
@@ -225,7 +262,12 @@ impl DiskLog {
             if self.read_pos == start {
                 return Ok(None);
             }
-            self.outstanding.insert(start, (self.read_pos, false));
+            let chunk = Outstanding {
+                end: self.read_pos,
+                delivered: false,
+                held,
+            };
+            self.outstanding.insert(start, chunk);
             if events.is_empty() {
                 // Only damaged records: nothing to send, the cursor may pass them.
                 self.delivered(start)?;
@@ -238,12 +280,17 @@ impl DiskLog {
     /// Marks the chunk that started at `start` delivered; moves the cursor over the delivered
     /// prefix, persists it, and deletes segments wholly behind it.
     pub fn delivered(&mut self, start: Pos) -> io::Result<()> {
-        if let Some(entry) = self.outstanding.get_mut(&start) {
-            entry.1 = true;
+        if let Some(chunk) = self.outstanding.get_mut(&start)
+            && !chunk.delivered
+        {
+            chunk.delivered = true;
+            self.held.remove(chunk.held);
         }
         let mut cursor = self.cursor;
-        while let Some((_, &(end, true))) = self.outstanding.first_key_value() {
-            cursor = end;
+        while let Some((_, chunk)) = self.outstanding.first_key_value()
+            && chunk.delivered
+        {
+            cursor = chunk.end;
             self.outstanding.pop_first();
         }
         if self.outstanding.is_empty() {
@@ -263,7 +310,7 @@ impl DiskLog {
             recovery::write_cursor(&self.dir, cursor)?;
             while self.segments.len() > 1 && self.segments[0].id < cursor.segment {
                 let old = self.segments.pop_front().expect("checked");
-                std::fs::remove_file(self.dir.join(segment::file_name(old.id)))?;
+                fs::remove_file(self.dir.join(segment::file_name(old.id)))?;
             }
         }
         Ok(())

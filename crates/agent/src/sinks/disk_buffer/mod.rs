@@ -13,6 +13,7 @@
 //! sender forgets a chunk once it is acknowledged) and for outages longer than the app's log
 //! rotation keeps its files. See `docs/buffers.md`.
 
+mod lock;
 mod log;
 pub mod record;
 pub mod recovery;
@@ -24,6 +25,7 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use lock::BufferInUse;
 pub use log::{DiskLog, ReadChunk};
 pub use recovery::RecoveryReport;
 pub use runner::spawn_disk_output;
@@ -55,7 +57,7 @@ impl FsyncPolicy {
 /// Settings of a disk buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskBufferConfig {
-    /// The buffer directory (one per output).
+    /// The buffer directory (one per output: it is locked while the buffer is open).
     pub path: PathBuf,
     /// `total_limit_size`: the most the segments may hold before the sources are held back.
     pub total_limit_size: u64,
@@ -88,4 +90,38 @@ impl DiskBufferConfig {
 pub struct Pos {
     pub segment: u64,
     pub offset: u64,
+}
+
+/// Undelivered events, counted the way the output's buffer gauges count them (entries, and
+/// bytes as `Record::approx_size`): see [`record::held_size`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub events: u64,
+    pub bytes: u64,
+}
+
+impl Held {
+    /// Counts one event of `held_size` (nothing for an event that cannot be decoded).
+    pub fn count(&mut self, held_size: Option<usize>) {
+        if let Some(bytes) = held_size {
+            self.events += 1;
+            self.bytes += bytes as u64;
+        }
+    }
+
+    pub fn include(&mut self, more: Held) {
+        self.events += more.events;
+        self.bytes += more.bytes;
+    }
+
+    pub fn remove(&mut self, gone: Held) {
+        self.events = self.events.saturating_sub(gone.events);
+        self.bytes = self.bytes.saturating_sub(gone.bytes);
+    }
+
+    /// What `self` holds beyond `earlier`.
+    pub fn since(mut self, earlier: Held) -> Held {
+        self.remove(earlier);
+        self
+    }
 }

@@ -106,6 +106,56 @@ pub struct DecodeError(&'static str);
 
 /// Decodes a payload written by [`encode`].
 pub fn decode(payload: &[u8]) -> Result<Event, DecodeError> {
+    let Head {
+        flags,
+        time,
+        origin,
+        tag,
+        rest,
+    } = head(payload)?;
+    let record = if flags & MAP_RECORD != 0 {
+        let mut members = Vec::new();
+        match transcode::scan_object(rest, &mut members) {
+            Ok(()) => Record::Json(JsonLine {
+                line: Bytes::copy_from_slice(rest),
+                without: None,
+            }),
+            Err(_) => Record::Map(
+                serde_json::from_slice(rest).map_err(|_| DecodeError("map is not JSON"))?,
+            ),
+        }
+    } else {
+        Record::Line(Bytes::copy_from_slice(rest))
+    };
+    Ok(Event {
+        tag: Arc::from(tag),
+        time,
+        record,
+        origin,
+    })
+}
+
+/// What the output's buffer gauges count for the event in `payload`: the `approx_size()` of the
+/// record [`decode`] returns, found without building it (recovery and every append count each
+/// record). `None` when the payload cannot be decoded: it is skipped, so it is not counted.
+///
+/// A line and a JSON object line count their bytes plus the same overhead, and a map record
+/// always decodes as a JSON object line: [`encode`] writes a map as JSON that the scanner takes.
+pub fn held_size(payload: &[u8]) -> Option<usize> {
+    let head = head(payload).ok()?;
+    Some(Record::Line(Bytes::new()).approx_size() + head.rest.len())
+}
+
+/// A payload's fields before the record's bytes.
+struct Head<'a> {
+    flags: u8,
+    time: Timestamp,
+    origin: Option<Origin>,
+    tag: &'a str,
+    rest: &'a [u8],
+}
+
+fn head(payload: &[u8]) -> Result<Head<'_>, DecodeError> {
     let mut cur = payload;
     let flags = take::<1>(&mut cur)?[0];
     if flags & !(HAS_ORIGIN | MAP_RECORD) != 0 {
@@ -126,26 +176,12 @@ pub fn decode(payload: &[u8]) -> Result<Event, DecodeError> {
         return Err(DecodeError("tag runs past the record"));
     }
     let tag = std::str::from_utf8(&cur[..tag_len]).map_err(|_| DecodeError("tag is not UTF-8"))?;
-    let rest = &cur[tag_len..];
-    let record = if flags & MAP_RECORD != 0 {
-        let mut members = Vec::new();
-        match transcode::scan_object(rest, &mut members) {
-            Ok(()) => Record::Json(JsonLine {
-                line: Bytes::copy_from_slice(rest),
-                without: None,
-            }),
-            Err(_) => Record::Map(
-                serde_json::from_slice(rest).map_err(|_| DecodeError("map is not JSON"))?,
-            ),
-        }
-    } else {
-        Record::Line(Bytes::copy_from_slice(rest))
-    };
-    Ok(Event {
-        tag: Arc::from(tag),
+    Ok(Head {
+        flags,
         time,
-        record,
         origin,
+        tag,
+        rest: &cur[tag_len..],
     })
 }
 

@@ -7,9 +7,9 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::Pos;
 use super::record::{self, Frame};
 use super::segment;
+use super::{Held, Pos};
 
 /// What recovery found; logged once when the output starts.
 #[derive(Debug, Default)]
@@ -20,6 +20,8 @@ pub struct RecoveryReport {
     pub records: u64,
     /// Their size in bytes.
     pub bytes: u64,
+    /// The same records as the output's buffer gauges count them.
+    pub held: Held,
     pub torn_tail: Option<TornTail>,
     /// Damaged spots stepped over (the records around them are replayed).
     pub corrupt_regions: u64,
@@ -43,6 +45,8 @@ pub struct TornTail {
 pub struct Scan {
     pub records: u64,
     pub bytes: u64,
+    /// The records as the output's buffer gauges count them.
+    pub held: Held,
     pub corrupt_regions: u64,
     /// Where the last valid record ends.
     pub valid_end: u64,
@@ -57,7 +61,10 @@ pub fn scan(bytes: &[u8], start: usize) -> Scan {
     while pos < bytes.len() {
         match record::check_frame(&bytes[pos..]) {
             Frame::Valid(len) => {
-                pos += record::RECORD_HEADER + len;
+                let end = pos + record::RECORD_HEADER + len;
+                let payload = &bytes[pos + record::RECORD_HEADER..end];
+                s.held.count(record::held_size(payload));
+                pos = end;
                 s.records += 1;
                 s.bytes += len as u64;
             }
@@ -153,6 +160,7 @@ pub fn recover(dir: &Path) -> io::Result<(Vec<Found>, Option<Pos>, RecoveryRepor
         report.corrupt_regions += scan.corrupt_regions;
         report.records += scan.records;
         report.bytes += scan.bytes;
+        report.held.include(scan.held);
         if scan.records > 0 {
             report.segments += 1;
         }

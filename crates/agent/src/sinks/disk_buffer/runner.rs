@@ -2,6 +2,12 @@
 //! `sinks/buffer.rs`, with the same chunking (size, records, `flush_interval`, caught-up
 //! sources), concurrency and retry-forever backoff, but a batch is acknowledged to its source as
 //! soon as it is durably appended, and chunks are read back from the log for delivery.
+//!
+//! The output's buffer gauges count what the output holds: the router adds what it routes and
+//! the metered sink takes off what it delivers. The log also holds what the router never
+//! counted in this process, a backlog recovered at start, so the runner adds that when the log
+//! opens, and takes back what is left undelivered when it stops (the next start counts it
+//! again). The gauges return to zero once everything is delivered.
 
 use std::collections::VecDeque;
 use std::io;
@@ -13,26 +19,36 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::{DiskBufferConfig, DiskLog, Pos, RecoveryReport};
+use super::{DiskBufferConfig, DiskLog, Held, Pos, RecoveryReport};
 use crate::ack::Ack;
 use crate::event::Event;
+use crate::metrics::Gauge;
 use crate::sinks::buffer::{
     BufferConfig, OutputHandle, RoutedBatch, finish_in_flight, sleep_until,
 };
+use crate::sinks::metered::OutputMetrics;
 use crate::sinks::{Sink, SinkError};
 
-/// Opens (recovering) the buffer directory, logs what recovery found, and starts the output's
-/// runner. It stops once every handle is dropped and the log is delivered, or when `abort`
-/// fires (then what is not delivered stays in the log for the next start).
+/// Opens (locking and recovering) the buffer directory, logs what recovery found, counts it
+/// in the output's buffer gauges (`metrics`, whose metered sink is `sink`), and starts the
+/// output's runner. It stops once every handle is dropped and the log is delivered, or when
+/// `abort` fires (then what is not delivered stays in the log for the next start). The
+/// directory stays locked until the runner has stopped.
 pub fn spawn_disk_output(
     name: &str,
     sink: Arc<dyn Sink>,
+    metrics: &OutputMetrics,
     config: BufferConfig,
     disk: DiskBufferConfig,
     abort: CancellationToken,
 ) -> io::Result<(OutputHandle, tokio::task::JoinHandle<()>)> {
     let (log, report) = DiskLog::open(disk)?;
     log_recovery(name, &log, &report);
+    let gauges = BufferGauges {
+        bytes: metrics.buffer_bytes.clone(),
+        entries: metrics.buffer_entries.clone(),
+    };
+    gauges.add(log.held());
     let (tx, rx) = mpsc::channel(16);
     let name: Arc<str> = name.into();
     let runner = Runner {
@@ -41,6 +57,7 @@ pub fn spawn_disk_output(
         // A replay goes out at once, before anything new.
         flush_now: log.unread_bytes() > 0,
         log,
+        gauges,
         config,
         abort,
         unread_since: None,
@@ -87,10 +104,38 @@ struct Chunk {
     attempt: u32,
 }
 
+/// The output's `OUTPUT_BUFFER_BYTES` and `OUTPUT_BUFFER_ENTRIES` series.
+struct BufferGauges {
+    bytes: Arc<Gauge>,
+    entries: Arc<Gauge>,
+}
+
+impl BufferGauges {
+    fn add(&self, held: Held) {
+        self.entries.add(held.events as i64);
+        self.bytes.add(held.bytes as i64);
+    }
+
+    fn take_off(&self, held: Held) {
+        self.entries.add(-(held.events as i64));
+        self.bytes.add(-(held.bytes as i64));
+    }
+}
+
+/// The events of a batch as the router counted them in the gauges.
+fn routed(events: &[Event]) -> Held {
+    let mut held = Held::default();
+    for event in events {
+        held.count(Some(event.record.approx_size()));
+    }
+    held
+}
+
 struct Runner {
     name: Arc<str>,
     sink: Arc<dyn Sink>,
     log: DiskLog,
+    gauges: BufferGauges,
     config: BufferConfig,
     abort: CancellationToken,
     /// Read what is unread without waiting for size or time (a source caught up, a replay).
@@ -185,9 +230,20 @@ impl Runner {
         if self.abort.is_cancelled() {
             // Everything not delivered by then stays in the log.
             finish_in_flight(&mut in_flight, |chunk| self.delivered(chunk)).await;
+            // Stop the stragglers, keeping those that finished meanwhile: a send that ends
+            // after this point would take its chunk off the gauges a second time.
+            in_flight.abort_all();
+            while let Some(done) = in_flight.join_next().await {
+                if let Ok((chunk, Ok(()))) = done {
+                    self.delivered(chunk);
+                }
+            }
         } else if let Err(error) = self.sink.close().await {
             warn!(output = %self.name, error = %error.message, "closing the output failed");
         }
+        // What stays on disk is counted again by the next start (in this process, after a
+        // reload), not by this runner any more.
+        self.gauges.take_off(self.log.held());
     }
 
     /// Appends a source batch and acknowledges it once durable; if the log cannot take it,
@@ -200,12 +256,18 @@ impl Runner {
             batch.ack.done();
             return None;
         }
-        match self
+        let before = self.log.held();
+        let appended = self
             .log
             .append(&batch.events)
-            .and_then(|()| self.log.sync())
-        {
+            .and_then(|()| self.log.sync());
+        // The log counts what it now holds; the router counted the batch its own way (a map
+        // comes back from the log as JSON, whose size differs), and a failed append leaves
+        // the batch to be counted as a memory chunk.
+        self.gauges.add(self.log.held().since(before));
+        match appended {
             Ok(()) => {
+                self.gauges.take_off(routed(&batch.events));
                 batch.ack.done();
                 self.unread_since.get_or_insert_with(Instant::now);
                 None

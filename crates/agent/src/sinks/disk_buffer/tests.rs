@@ -14,6 +14,7 @@ use super::*;
 use crate::ack::Ack;
 use crate::event::{Event, JsonLine, Origin, Record};
 use crate::sinks::buffer::{BufferConfig, RoutedBatch};
+use crate::sinks::metered::{MeteredSink, OutputMetrics};
 use crate::sinks::{SendFuture, Sink, SinkError};
 
 fn event(id: u64, len: usize) -> Event {
@@ -131,6 +132,11 @@ fn events_round_trip_with_their_time_origin_and_tag() {
         };
         assert_eq!(len + record::RECORD_HEADER, out.len());
         let back = record::decode(&out[record::RECORD_HEADER..]).unwrap();
+        assert_eq!(
+            record::held_size(&out[record::RECORD_HEADER..]),
+            Some(back.record.approx_size()),
+            "the gauges take off what they counted"
+        );
         assert_eq!(back.tag, e.tag);
         assert_eq!(back.time, e.time);
         assert_eq!(back.origin, e.origin);
@@ -297,6 +303,78 @@ fn the_total_limit_is_reached_and_freed_by_deliveries() {
     assert!(!log.is_full(), "{}", log.size_on_disk());
 }
 
+#[test]
+fn a_buffer_directory_is_opened_by_one_buffer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096, 1 << 24);
+    let (mut first, _) = open(&cfg);
+    append(&mut first, 0..5, 100);
+    let files = segment_files(dir.path());
+
+    let Err(error) = DiskLog::open(cfg.clone()) else {
+        panic!("a second buffer opened the same directory")
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::ResourceBusy);
+    let in_use = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<BufferInUse>());
+    assert_eq!(in_use.map(|e| e.dir.as_path()), Some(dir.path()));
+    let message = error.to_string();
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("another output or process"), "{message}");
+    // Refused before recovery: the first buffer's files are as they were.
+    assert_eq!(segment_files(dir.path()), files);
+    assert_eq!(drain(&mut first), (0..5).collect::<Vec<_>>());
+
+    drop(first);
+    let (mut second, report) = open(&cfg);
+    assert_eq!(report.records, 0);
+    append(&mut second, 5..6, 100);
+    assert_eq!(drain(&mut second), vec![5]);
+}
+
+#[tokio::test]
+async fn two_outputs_given_one_buffer_path_fail_to_start_and_release_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = |pattern: &str| {
+        format!(
+            "<match {pattern}>\n  @type null\n  <buffer>\n    @type file\n    path {}\n  </buffer>\n</match>\n",
+            dir.path().display()
+        )
+    };
+    let text = format!(
+        "<source>\n  @type forward\n  port 0\n</source>\n{}{}",
+        output("a.**"),
+        output("b.**")
+    );
+    let Ok((pipeline, _)) = crate::config::load_str(&text, Path::new("test.conf")) else {
+        panic!("the config is valid")
+    };
+    let run = crate::runtime::run(
+        pipeline,
+        crate::runtime::RunOptions::default(),
+        CancellationToken::new(),
+        CancellationToken::new(),
+    );
+    let Err(error) = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap()
+    else {
+        panic!("two outputs shared a buffer directory")
+    };
+    let message = error.to_string();
+    assert!(message.contains("another output or process"), "{message}");
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+    // The output that did start was stopped with the pipeline: the directory is free again.
+    let (_log, _) = open(&config(dir.path(), 4096, 1 << 24));
+}
+
 // ---- the runner ---------------------------------------------------------------------------
 
 #[derive(Default)]
@@ -338,6 +416,64 @@ fn batch(ids: std::ops::Range<u64>, acked: &Arc<AtomicUsize>) -> RoutedBatch {
     }
 }
 
+/// A metered sink (as the runtime builds it) whose destination records, at every send, the
+/// output's buffer gauges as they stand: entries, bytes.
+struct GaugedSink {
+    metrics: Arc<OutputMetrics>,
+    destination: Arc<TestSink>,
+    seen: Arc<Mutex<Vec<(i64, i64)>>>,
+}
+
+struct Watching {
+    inner: Arc<TestSink>,
+    metrics: Arc<OutputMetrics>,
+    seen: Arc<Mutex<Vec<(i64, i64)>>>,
+}
+
+impl Sink for Watching {
+    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
+        self.seen.lock().unwrap().push(gauges(&self.metrics));
+        self.inner.send(chunk)
+    }
+}
+
+fn gauges(metrics: &OutputMetrics) -> (i64, i64) {
+    (metrics.buffer_entries.get(), metrics.buffer_bytes.get())
+}
+
+/// `plugin_id` must be unique to the test: the gauges are process-wide.
+fn gauged_sink(plugin_id: &str, up: bool) -> GaugedSink {
+    let metrics = OutputMetrics::new(plugin_id, "test");
+    let destination = Arc::new(TestSink::default());
+    destination.up.store(up, Ordering::SeqCst);
+    GaugedSink {
+        metrics,
+        destination,
+        seen: Arc::default(),
+    }
+}
+
+impl GaugedSink {
+    fn sink(&self) -> Arc<dyn Sink> {
+        let watching = Watching {
+            inner: self.destination.clone(),
+            metrics: self.metrics.clone(),
+            seen: self.seen.clone(),
+        };
+        MeteredSink::wrap(Arc::new(watching), self.metrics.clone())
+    }
+
+    fn assert_never_negative(&self) {
+        let seen = self.seen.lock().unwrap();
+        assert!(!seen.is_empty(), "nothing was sent");
+        assert!(
+            seen.iter()
+                .all(|&(entries, bytes)| entries >= 0 && bytes >= 0),
+            "the gauges went negative: {seen:?}"
+        );
+    }
+}
+
 async fn until(what: impl Fn() -> bool) {
     for _ in 0..500 {
         if what() {
@@ -357,6 +493,7 @@ async fn batches_are_acknowledged_when_buffered_and_replayed_after_a_restart() {
     let (handle, join) = spawn_disk_output(
         "out",
         down.clone(),
+        &OutputMetrics::new("disk-replay-test", "test"),
         fast_buffer(),
         disk.clone(),
         abort.clone(),
@@ -381,6 +518,7 @@ async fn batches_are_acknowledged_when_buffered_and_replayed_after_a_restart() {
     let (handle, join) = spawn_disk_output(
         "out",
         up.clone(),
+        &OutputMetrics::new("disk-replay-test", "test"),
         fast_buffer(),
         disk,
         CancellationToken::new(),
@@ -401,6 +539,7 @@ async fn a_full_buffer_holds_the_sources_back_until_deliveries_free_space() {
     let (handle, join) = spawn_disk_output(
         "out",
         sink.clone(),
+        &OutputMetrics::new("disk-full-test", "test"),
         fast_buffer(),
         disk,
         CancellationToken::new(),
@@ -445,6 +584,109 @@ async fn a_full_buffer_holds_the_sources_back_until_deliveries_free_space() {
     assert!(delivered.windows(2).all(|w| w[0] < w[1]), "in order");
     assert_eq!(delivered.len(), sent as usize * 10);
     assert_eq!(acked.load(Ordering::SeqCst), sent as usize);
+}
+
+#[tokio::test]
+async fn buffer_gauges_went_negative_after_replaying_a_recovered_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = DiskBufferConfig::new(dir.path().to_path_buf());
+    // What an earlier run left undelivered.
+    let (mut log, _) = open(&disk);
+    append(&mut log, 0..100, 200);
+    drop(log);
+
+    let gauged = gauged_sink("disk-gauges-recovered", true);
+    let (handle, join) = spawn_disk_output(
+        "out",
+        gauged.sink(),
+        &gauged.metrics,
+        fast_buffer(),
+        disk,
+        CancellationToken::new(),
+    )
+    .unwrap();
+    // Counted as soon as the buffer is open, before anything is delivered.
+    let recovered_bytes = 100 * event(0, 200).record.approx_size() as i64;
+    assert_eq!(gauges(&gauged.metrics), (100, recovered_bytes));
+    drop(handle);
+    join.await.unwrap();
+
+    assert_eq!(
+        *gauged.destination.delivered.lock().unwrap(),
+        (0..100).collect::<Vec<_>>()
+    );
+    assert!(gauged.seen.lock().unwrap().len() > 1, "several chunks");
+    gauged.assert_never_negative();
+    assert_eq!(gauges(&gauged.metrics), (0, 0));
+}
+
+#[tokio::test]
+async fn buffer_gauges_end_at_zero_when_a_stopped_buffer_is_reopened_in_the_same_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = DiskBufferConfig::new(dir.path().to_path_buf());
+    // Maps come back from the log as JSON lines, whose size the gauges count differently.
+    let map_event = |i: u64| {
+        let mut map = serde_json::Map::new();
+        map.insert("message".into(), format!("request {i}").into());
+        map.insert(
+            "latency".into(),
+            serde_json::json!({"ms": i, "slow": i > 30}),
+        );
+        Event {
+            record: Record::Map(map),
+            ..event(i, 0)
+        }
+    };
+    let down = gauged_sink("disk-gauges-reopened", false);
+    let abort = CancellationToken::new();
+    let (handle, join) = spawn_disk_output(
+        "out",
+        down.sink(),
+        &down.metrics,
+        fast_buffer(),
+        disk.clone(),
+        abort.clone(),
+    )
+    .unwrap();
+    let acked = Arc::new(AtomicUsize::new(0));
+    for i in 0..5 {
+        let mut routed = batch(i * 10..i * 10 + 5, &acked);
+        routed
+            .events
+            .extend((i * 10 + 5..i * 10 + 10).map(map_event));
+        // What the router does before handing a batch to the output.
+        down.metrics.routed(&routed.events);
+        handle.send(routed).await.ok().unwrap();
+    }
+    until(|| acked.load(Ordering::SeqCst) == 5).await;
+    until(|| !down.seen.lock().unwrap().is_empty()).await;
+    abort.cancel();
+    join.await.unwrap();
+    drop(handle);
+    // The buffer holds all 50, and the stopped output no longer counts them.
+    assert_eq!(gauges(&down.metrics), (0, 0));
+
+    // A reload: the same output, in the same process, delivers them.
+    let up = gauged_sink("disk-gauges-reopened", true);
+    let (handle, join) = spawn_disk_output(
+        "out",
+        up.sink(),
+        &up.metrics,
+        fast_buffer(),
+        disk,
+        CancellationToken::new(),
+    )
+    .unwrap();
+    assert_eq!(gauges(&up.metrics).0, 50);
+    drop(handle);
+    join.await.unwrap();
+    assert_eq!(
+        *up.destination.delivered.lock().unwrap(),
+        (0..50).collect::<Vec<_>>()
+    );
+    up.assert_never_negative();
+    down.assert_never_negative();
+    assert_eq!(gauges(&up.metrics), (0, 0));
 }
 
 // ---- the model test -------------------------------------------------------------------------
