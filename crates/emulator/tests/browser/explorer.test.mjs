@@ -181,6 +181,16 @@ try {
   assert.equal(await rowCount(page), 1);
   assert.equal(await page.textContent('#entries > li .summary'), `live tail arrived ${XSS_TEXT}`);
   assert.equal(await page.evaluate(() => performance.timeOrigin), await page.evaluate(() => window.__loadedAt), 'no reload');
+
+  step('live tail keeps only the newest 500 rows and says so');
+  await api('/v2/entries:write', {
+    entries: Array.from({ length: 520 }, (_, i) => (
+      { logName: 'projects/demo/logs/live', resource, severity: 'INFO', textPayload: `burst ${i}` })),
+  });
+  await page.waitForFunction(() => document.querySelector('#tail-status').textContent.includes('521 new entries'));
+  assert.equal(await page.locator('#entries > li.arrived').count(), 500);
+  assert.match(await page.textContent('#tail-status'), /showing the newest 500/);
+  assert.equal(await page.textContent('#entries > li .summary'), 'burst 519');
   await page.click('#tail');
   assert.equal(await page.getAttribute('#tail', 'aria-pressed'), 'false');
 

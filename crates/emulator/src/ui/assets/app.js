@@ -429,6 +429,9 @@ function entryDetail(entry) {
 
 // ---- live tail ----
 
+/** Rows live tail keeps on the page; older arrivals are removed as new ones come. */
+const MAX_TAIL_ROWS = 500;
+
 function restartTail() {
   if (state.tail) { state.tail.close(); state.tail = null; }
   const on = ui.tail.getAttribute('aria-pressed') === 'true';
@@ -452,7 +455,13 @@ function restartTail() {
     row.classList.add('arrived');
     ui.entries.prepend(row);
     state.tailCount += 1;
-    ui.tailStatus.textContent = `Live tail: ${state.tailCount} new ${state.tailCount === 1 ? 'entry' : 'entries'} since the query ran.`;
+    // A tail left open for hours must not grow the page without bound: keep the newest rows.
+    const arrived = ui.entries.querySelectorAll(':scope > li.arrived');
+    for (let i = MAX_TAIL_ROWS; i < arrived.length; i += 1) arrived[i].remove();
+    const count = `${state.tailCount} new ${state.tailCount === 1 ? 'entry' : 'entries'} since the query ran`;
+    ui.tailStatus.textContent = state.tailCount > MAX_TAIL_ROWS
+      ? `Live tail: ${count}; showing the newest ${MAX_TAIL_ROWS}. Run the query again to page through all of them.`
+      : `Live tail: ${count}.`;
     if (ui.status.textContent.startsWith('No entries')) ui.status.textContent = '';
   });
   source.addEventListener('lagged', (event) => {
