@@ -462,14 +462,25 @@ impl JsonEntry<'_> {
             );
             fate[i] = Fate::Dropped;
         }
-        let mut entry = if lifted.is_empty() {
-            // What lift_record gives for an empty record.
-            LogEntry {
+        let mut entry = match lifted.len() {
+            // What lift_record gives for an empty record, and for a lone `message` (the usual
+            // access line once its other keys are lifted): no map to build.
+            0 => LogEntry {
                 json_payload: Some(Map::new()),
                 ..LogEntry::default()
-            }
-        } else {
-            lift_record(lifted, self.project_id)
+            },
+            1 => match lifted.remove(MESSAGE_KEY) {
+                Some(Value::String(text)) => LogEntry {
+                    text_payload: Some(text),
+                    ..LogEntry::default()
+                },
+                Some(other) => LogEntry {
+                    json_payload: Some(Map::from_iter([(MESSAGE_KEY.to_owned(), other)])),
+                    ..LogEntry::default()
+                },
+                None => lift_record(lifted, self.project_id),
+            },
+            _ => lift_record(lifted, self.project_id),
         };
         entry.severity = entry.severity.or(direct.severity);
         entry.trace = entry.trace.or(direct.trace);
