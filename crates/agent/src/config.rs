@@ -167,6 +167,7 @@ fn finish_load(
         top.finish();
     }
     check_labels(&root, &pipeline, diags);
+    check_buffer_paths(&root, diags);
     if pipeline.sources.is_empty() && !diags.iter().any(|d| d.is_error()) {
         diags.push(Diagnostic::warning(
             "the configuration has no <source>: nothing will be read",
@@ -397,6 +398,64 @@ fn check_buffer_type(r: &mut Reader<'_>, buffer_type: &str, span: &fluent_config
     }
 }
 
+/// The directory a disk buffer's `path` (or v0.12 `buffer_path`) names. v0.12's is a file
+/// pattern (`/var/log/td-agent/buffer/td.*.buffer`): the directory is that pattern without its `*`.
+fn buffer_dir(path: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(path.trim().replace(".*", "").replace('*', ""))
+}
+
+/// Two outputs given one disk buffer directory would corrupt it (the second would fail at start
+/// on the directory's lock): say so when the file is read, naming both places.
+fn check_buffer_paths(root: &Section, diags: &mut Vec<Diagnostic>) {
+    fn matches<'a>(section: &'a Section, out: &mut Vec<&'a Section>) {
+        for child in &section.sections {
+            match child.name.as_str() {
+                "match" => out.push(child),
+                "label" => matches(child, out),
+                _ => {}
+            }
+        }
+    }
+    let last = |s: &'_ Section, key: &str| s.params.iter().rev().find(|p| p.key == key).cloned();
+    let says_file = |s: &Section, keys: &[&str]| {
+        keys.iter()
+            .any(|k| last(s, k).is_some_and(|p| p.value.trim() == "file"))
+    };
+    let mut outputs = Vec::new();
+    matches(root, &mut outputs);
+    let mut seen: Vec<(std::path::PathBuf, fluent_config::Span)> = Vec::new();
+    for output in outputs {
+        // As read_buffer reads it: a `<buffer>` section's path wins over the flat parameter.
+        let v1 = output
+            .sections
+            .iter()
+            .rev()
+            .find(|b| b.name == "buffer")
+            .filter(|b| says_file(b, &["@type", "type"]))
+            .and_then(|b| last(b, "path"));
+        let v0 = || says_file(output, &["buffer_type"]).then(|| last(output, "buffer_path"));
+        let Some(param) = v1.or_else(|| v0().flatten()) else {
+            continue;
+        };
+        let dir = buffer_dir(&param.value);
+        match seen.iter().find(|(d, _)| *d == dir) {
+            Some((_, first)) => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "the buffer directory {} is already used by the output at {}:{}; two outputs cannot share a disk buffer",
+                        dir.display(),
+                        first.file.display(),
+                        first.line
+                    ),
+                    param.value_span.clone(),
+                )
+                .with_hint("give each <match> its own buffer path"),
+            ),
+            None => seen.push((dir, param.value_span.clone())),
+        }
+    }
+}
+
 /// The disk buffer's settings when the type is `file` (`file` holds its span).
 fn read_disk_buffer(
     r: &mut Reader<'_>,
@@ -422,9 +481,7 @@ fn read_disk_buffer(
         );
         return None;
     };
-    // v0.12's buffer_path is a file pattern (`/var/log/td-agent/buffer/td.*.buffer`): the
-    // directory is that pattern without its `*`.
-    let path = std::path::PathBuf::from(path.trim().replace(".*", "").replace('*', ""));
+    let path = buffer_dir(&path);
     let limit = r
         .section()
         .params

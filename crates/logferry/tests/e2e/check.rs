@@ -100,3 +100,28 @@ fn fluentd_args_names_the_config() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("path /nonexistent/x.log"), "{stderr}");
 }
+
+/// Two outputs on one disk buffer directory (here one v1 `<buffer>`, one v0.12 flat
+/// `buffer_path` inside a label) are refused when the file is read, with both places named.
+#[test]
+fn two_outputs_on_one_buffer_directory_are_refused_with_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.conf");
+    let text = "<source>\n  @type forward\n</source>\n<match a.**>\n  @type null\n  <buffer>\n    @type file\n    path /var/log/logferry/buffer\n  </buffer>\n</match>\n<label @B>\n  <match b.**>\n    @type null\n    buffer_type file\n    buffer_path /var/log/logferry/buffer/\n  </match>\n</label>\n";
+    fs::write(&path, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let name = path.display().to_string();
+    assert!(stderr.contains(&format!("{name}:15:17")), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the buffer directory /var/log/logferry/buffer/ is already used by the output at {name}:8"
+        )),
+        "{stderr}"
+    );
+}

@@ -339,16 +339,19 @@ fn a_buffer_directory_is_opened_by_one_buffer_at_a_time() {
 #[tokio::test]
 async fn two_outputs_given_one_buffer_path_fail_to_start_and_release_it() {
     let dir = tempfile::tempdir().unwrap();
-    let output = |pattern: &str| {
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let output = |pattern: &str, path: &Path| {
         format!(
             "<match {pattern}>\n  @type null\n  <buffer>\n    @type file\n    path {}\n  </buffer>\n</match>\n",
-            dir.path().display()
+            path.display()
         )
     };
+    // Spelled differently, so the load-time check (which compares the text) lets it through
+    // and the directory lock has to catch it.
     let text = format!(
         "<source>\n  @type forward\n  port 0\n</source>\n{}{}",
-        output("a.**"),
-        output("b.**")
+        output("a.**", dir.path()),
+        output("b.**", &dir.path().join("sub").join(".."))
     );
     let Ok((pipeline, _)) = crate::config::load_str(&text, Path::new("test.conf")) else {
         panic!("the config is valid")
