@@ -125,6 +125,15 @@ pub async fn run_with(
         ..SourceControl::default()
     };
     let mut threads = Vec::new();
+    let forward_addrs: Vec<std::net::SocketAddr> = pipeline
+        .sources
+        .iter()
+        .filter_map(|s| match &s.kind {
+            SourceKind::Forward(config) => Some(config.addr),
+            _ => None,
+        })
+        .collect();
+    crate::sources::forward::release_listeners_except(&forward_addrs);
     for source in pipeline.sources {
         let started = match source.kind {
             SourceKind::Tail(config) => {

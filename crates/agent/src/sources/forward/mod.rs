@@ -15,4 +15,4 @@ pub use config::{
     DEFAULT_PORT, ForwardSourceConfig, Security, hostname, read_addr, read_security,
     transport_not_supported,
 };
-pub use server::spawn_forward_source;
+pub use server::{release_listeners_except, spawn_forward_source};

@@ -6,8 +6,8 @@
 
 use std::io::Read as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gcloud_logging::Timestamp;
@@ -41,6 +41,32 @@ struct Ctx {
     active: Arc<Gauge>,
 }
 
+/// Listening sockets kept for the life of the process, by configured address (port 0 excepted):
+/// across a reload the new pipeline accepts on the socket the old one listened on, so a client
+/// connecting while the old pipeline drains waits in the kernel's backlog instead of being
+/// refused.
+static KEPT_LISTENERS: Mutex<Vec<(SocketAddr, std::net::TcpListener)>> = Mutex::new(Vec::new());
+
+fn kept_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    if addr.port() == 0 {
+        return std::net::TcpListener::bind(addr);
+    }
+    let mut kept = KEPT_LISTENERS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, listener)) = kept.iter().find(|(a, _)| *a == addr) {
+        return listener.try_clone();
+    }
+    let listener = std::net::TcpListener::bind(addr)?;
+    kept.push((addr, listener.try_clone()?));
+    Ok(listener)
+}
+
+/// Closes the kept sockets of addresses no `<source>` listens on any more (a reload removed
+/// them), so their port is free and clients are refused rather than left waiting.
+pub fn release_listeners_except(addrs: &[SocketAddr]) {
+    let mut kept = KEPT_LISTENERS.lock().unwrap_or_else(|p| p.into_inner());
+    kept.retain(|(a, _)| addrs.contains(a));
+}
+
 /// Binds the port now (so a taken port is a start error) and serves on a thread of its own
 /// until the runtime drains (stop accepting, finish the messages being answered) or stops.
 pub fn spawn_forward_source(
@@ -50,7 +76,7 @@ pub fn spawn_forward_source(
     label: Option<String>,
     control: SourceControl,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let listener = std::net::TcpListener::bind(config.addr)?;
+    let listener = kept_listener(config.addr)?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let udp = if config.heartbeat {
@@ -242,6 +268,8 @@ impl Frames {
                 let len = self.buf.len();
                 self.buf.resize(len + READ_SIZE, 0);
                 let read = tokio::select! {
+                    // Bytes that already arrived are read before a drain closes the connection.
+                    biased;
                     r = stream.read(&mut self.buf[len..]) => r,
                     _ = drain.cancelled(), if !in_progress => {
                         self.buf.truncate(len);
