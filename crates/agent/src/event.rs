@@ -46,6 +46,19 @@ pub struct JsonLine {
 }
 
 impl JsonLine {
+    /// One top-level field, parsed alone (a `grep` filter on a JSON line needs no map).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        if self.without.as_deref() == Some(key) {
+            return None;
+        }
+        let mut members = Vec::new();
+        match gcloud_logging::transcode::scan_utf8_object(&self.line, &mut members) {
+            Ok(()) => gcloud_logging::transcode::member_value(&self.line, &members, key),
+            // Keys the scanner leaves to serde (escaped, repeated): the map decides.
+            Err(_) => self.to_map().remove(key),
+        }
+    }
+
     /// The record as a map.
     pub fn to_map(&self) -> Map<String, Value> {
         // Only validated lines become a JsonLine.
@@ -106,7 +119,7 @@ impl Record {
                 Some(Value::String(String::from_utf8_lossy(line).into_owned()))
             }
             Record::Line(_) => None,
-            Record::Json(json) => json.to_map().remove(key),
+            Record::Json(json) => json.get(key),
             Record::Map(map) => map.get(key).cloned(),
         }
     }

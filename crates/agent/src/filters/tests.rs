@@ -25,6 +25,35 @@ fn event(record: serde_json::Value) -> Event {
     }
 }
 
+/// A `format json` line kept as bytes: grep reads single fields of it, the consumed time key is
+/// not one of them, and a key written with escapes is still found.
+#[test]
+fn grep_reads_fields_of_json_lines() {
+    let (grep, _) = reader_of(
+        "<filter **>\n @type grep\n <regexp>\n  key severity\n  pattern /ERROR/\n </regexp>\n <exclude>\n  key time\n  pattern /./\n </exclude>\n</filter>\n",
+        |r| GrepFilter::from_reader(r).unwrap(),
+    );
+    let json = |line: &'static str, without: Option<&str>| Event {
+        record: Record::Json(crate::event::JsonLine {
+            line: bytes::Bytes::from_static(line.as_bytes()),
+            without: without.map(std::sync::Arc::from),
+        }),
+        ..event(serde_json::json!({}))
+    };
+    let line = r#"{"severity":"ERROR","time":"2026-11-25T10:00:00Z","message":"m"}"#;
+    assert!(
+        grep.apply(&mut json(line, Some("time"))),
+        "time was consumed by the parser"
+    );
+    assert!(
+        !grep.apply(&mut json(line, None)),
+        "time is part of the record"
+    );
+    let escaped = r#"{"sever\u0069ty":"ERROR"}"#;
+    assert!(grep.apply(&mut json(escaped, None)));
+    assert!(!grep.apply(&mut json(r#"{"severity":"INFO"}"#, None)));
+}
+
 #[test]
 fn grep_keeps_and_excludes() {
     let (grep, diags) = reader_of(
