@@ -48,6 +48,25 @@ pub const TRACE_SAMPLED_KEY: &str = "logging.googleapis.com/trace_sampled";
 /// → `traceSampled` (the spelling of Google's Ops Agent and client libraries).
 pub const TRACE_SAMPLED_CAMEL_KEY: &str = "logging.googleapis.com/traceSampled";
 
+/// Every key [`lift_record`] may take out of a record (besides a lone [`MESSAGE_KEY`]); the
+/// transcoder copies all other keys as they are, so a key lifted here must be listed here.
+pub const LIFTED_KEYS: [&str; 14] = [
+    SEVERITY_KEY,
+    HTTP_REQUEST_KEY,
+    TIME_KEY,
+    TIMESTAMP_KEY,
+    TIMESTAMP_SECONDS_KEY,
+    TIMESTAMP_NANOS_KEY,
+    INSERT_ID_KEY,
+    LABELS_KEY,
+    OPERATION_KEY,
+    SOURCE_LOCATION_KEY,
+    SPAN_ID_KEY,
+    TRACE_KEY,
+    TRACE_SAMPLED_KEY,
+    TRACE_SAMPLED_CAMEL_KEY,
+];
+
 /// Maps a parsed JSON record to a `LogEntry`, lifting the special keys (see the module docs).
 /// `project_id` qualifies bare trace ids; when it is empty they are left bare.
 ///

@@ -22,10 +22,8 @@ use serde_json::{Map, Value};
 
 use crate::duration::Duration;
 use crate::lift::{
-    HTTP_REQUEST_KEY, INSERT_ID_KEY, LABELS_KEY, MESSAGE_KEY, OPERATION_KEY, SEVERITY_KEY,
-    SOURCE_LOCATION_KEY, SPAN_ID_KEY, TIME_KEY, TIMESTAMP_KEY, TIMESTAMP_NANOS_KEY,
-    TIMESTAMP_SECONDS_KEY, TRACE_KEY, TRACE_SAMPLED_CAMEL_KEY, TRACE_SAMPLED_KEY, lift_record,
-    qualify_trace,
+    HTTP_REQUEST_KEY, INSERT_ID_KEY, LIFTED_KEYS, MESSAGE_KEY, SEVERITY_KEY, SPAN_ID_KEY,
+    TRACE_KEY, lift_record, qualify_trace,
 };
 use crate::severity::Severity;
 use crate::time::Timestamp;
@@ -39,24 +37,6 @@ pub const MAX_DEPTH: usize = 64;
 /// Keys of a nested object the fast path checks for duplicates; a bigger object takes the
 /// general path.
 pub const MAX_NESTED_KEYS: usize = 32;
-
-/// The keys [`lift_record`] may lift.
-const LIFTED_KEYS: [&str; 14] = [
-    SEVERITY_KEY,
-    HTTP_REQUEST_KEY,
-    TIME_KEY,
-    TIMESTAMP_KEY,
-    TIMESTAMP_SECONDS_KEY,
-    TIMESTAMP_NANOS_KEY,
-    INSERT_ID_KEY,
-    LABELS_KEY,
-    OPERATION_KEY,
-    SOURCE_LOCATION_KEY,
-    SPAN_ID_KEY,
-    TRACE_KEY,
-    TRACE_SAMPLED_KEY,
-    TRACE_SAMPLED_CAMEL_KEY,
-];
 
 /// Why [`scan_object`] did not locate the members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,10 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::encode::encode_entry;
+use crate::lift::{
+    LABELS_KEY, OPERATION_KEY, SOURCE_LOCATION_KEY, TIMESTAMP_KEY, TIMESTAMP_NANOS_KEY,
+    TIMESTAMP_SECONDS_KEY, TRACE_SAMPLED_CAMEL_KEY, TRACE_SAMPLED_KEY,
+};
 
 const PROJECT: &str = "my-project";
 const DEFAULT_ID: &str = "default-insert-id";
