@@ -51,7 +51,10 @@ fn metrics_during_a_run_add_up_to_the_lines_written() {
     let out = dir.path().join("out.log");
     wait_until("every line delivered", || count_lines(&out) >= total);
     let path = log.display().to_string();
+    let size = fs::metadata(&log).unwrap().len() as f64;
     let mut page = String::new();
+    // The position gauges are refreshed at most once a second: until then they may still show
+    // the empty file they started with.
     wait_until("the counters to settle", || {
         page = http(port, "GET", "/metrics").unwrap().1;
         metric(
@@ -62,6 +65,12 @@ fn metrics_during_a_run_add_up_to_the_lines_written() {
                 &page,
                 &format!("logferry_tail_bytes_behind{{plugin_id=\"app_tail\",path=\"{path}\"}}"),
             ) == Some(0.0)
+            && metric(
+                &page,
+                &format!(
+                    "fluentd_tail_file_position{{plugin_id=\"app_tail\",type=\"tail\",path=\"{path}\"}}"
+                ),
+            ) == Some(size)
     });
     let n = total as f64;
     for series in [
@@ -73,7 +82,6 @@ fn metrics_during_a_run_add_up_to_the_lines_written() {
     ] {
         assert_eq!(metric(&page, &series), Some(n), "{series}\n{page}");
     }
-    let size = fs::metadata(&log).unwrap().len() as f64;
     assert_eq!(
         metric(
             &page,
