@@ -466,9 +466,11 @@ fn spawn(command: &mut Command, log: &Path) -> anyhow::Result<Child> {
 fn wait_for_line(children: &mut Children, id: usize, marker: &str) -> anyhow::Result<String> {
     let start = Instant::now();
     loop {
+        // Only whole lines: the child may be halfway through writing the one we wait for.
         if let Some(rest) = children
             .log(id)
-            .lines()
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
             .find_map(|l| l.split(marker).nth(1).map(str::to_owned))
         {
             return Ok(rest.trim().to_owned());

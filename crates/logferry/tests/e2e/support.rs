@@ -206,8 +206,10 @@ impl Emulator {
         let mut url = String::new();
         wait_until("the emulator to listen", || {
             let text = fs::read_to_string(&stderr).unwrap_or_default();
+            // Only a whole line: the emulator may be halfway through writing it.
             match text
-                .lines()
+                .split_inclusive('\n')
+                .filter(|l| l.ends_with('\n'))
                 .find_map(|l| l.split("emulator listening on ").nth(1))
             {
                 Some(u) => {
