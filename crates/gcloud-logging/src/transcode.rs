@@ -78,36 +78,10 @@ pub fn scan_utf8_object(line: &[u8], members: &mut Vec<Member>) -> Result<(), Sc
     members.clear();
     let mut s = Scanner { line, at: 0 };
     s.skip_ws();
-    s.expect(b'{')?;
-    s.skip_ws();
-    if s.peek() == Some(b'}') {
-        s.at += 1;
-    } else {
-        loop {
-            s.skip_ws();
-            let key_start = s.at;
-            let escaped = s.string()?;
-            if escaped {
-                return Err(s.give_up());
-            }
-            let quoted_key = key_start..s.at;
-            s.skip_ws();
-            s.expect(b':')?;
-            s.skip_ws();
-            let value_start = s.at;
-            s.value(1)?;
-            members.push(Member {
-                quoted_key,
-                value: value_start..s.at,
-            });
-            s.skip_ws();
-            match s.next() {
-                Some(b',') => continue,
-                Some(b'}') => break,
-                _ => return Err(ScanError::NotAnObject),
-            }
-        }
-    }
+    s.object(0, |quoted_key, value| {
+        members.push(Member { quoted_key, value });
+        Ok(())
+    })?;
     s.skip_ws();
     if s.at != line.len() {
         return Err(ScanError::NotAnObject);
@@ -155,12 +129,44 @@ impl Scanner<'_> {
         }
     }
 
-    /// The fast path does not take this line: serde decides whether it is valid at all, so a
-    /// broken line is still reported as broken rather than as unsupported.
     fn give_up(&self) -> ScanError {
-        match serde_json::from_slice::<Map<String, Value>>(self.line) {
-            Ok(_) => ScanError::Unsupported,
-            Err(_) => ScanError::NotAnObject,
+        give_up(self.line)
+    }
+
+    /// An object from its `{` to past its `}` (`depth` containers are open around it): calls
+    /// `member` with each member's quoted key and value, in order. A key written with escapes
+    /// gives up (see [`give_up`]).
+    fn object(
+        &mut self,
+        depth: usize,
+        mut member: impl FnMut(Range<usize>, Range<usize>) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        let depth = self.deeper(depth)?;
+        self.expect(b'{')?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            let key_start = self.at;
+            if self.string()? {
+                return Err(self.give_up());
+            }
+            let quoted_key = key_start..self.at;
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            let value_start = self.at;
+            self.value(depth)?;
+            member(quoted_key, value_start..self.at)?;
+            self.skip_ws();
+            match self.next() {
+                Some(b',') => continue,
+                Some(b'}') => return Ok(()),
+                _ => return Err(ScanError::NotAnObject),
+            }
         }
     }
 
@@ -225,39 +231,21 @@ impl Scanner<'_> {
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),
             Some(b'{') => {
-                let depth = self.deeper(depth)?;
-                self.at += 1;
-                self.skip_ws();
-                if self.peek() == Some(b'}') {
-                    self.at += 1;
-                    return Ok(());
-                }
                 // Keys seen, to leave duplicates (serde keeps the last) to the general path.
+                let line = self.line;
                 let mut keys = [(0usize, 0usize); MAX_NESTED_KEYS];
                 let mut count = 0;
-                loop {
-                    self.skip_ws();
-                    let start = self.at;
-                    if self.string()? || count == MAX_NESTED_KEYS {
-                        return Err(self.give_up());
+                self.object(depth, |key, _| {
+                    let text = &line[key.clone()];
+                    if count == MAX_NESTED_KEYS
+                        || keys[..count].iter().any(|&(a, b)| &line[a..b] == text)
+                    {
+                        return Err(give_up(line));
                     }
-                    let key = &self.line[start..self.at];
-                    if keys[..count].iter().any(|&(a, b)| &self.line[a..b] == key) {
-                        return Err(self.give_up());
-                    }
-                    keys[count] = (start, self.at);
+                    keys[count] = (key.start, key.end);
                     count += 1;
-                    self.skip_ws();
-                    self.expect(b':')?;
-                    self.skip_ws();
-                    self.value(depth)?;
-                    self.skip_ws();
-                    match self.next() {
-                        Some(b',') => continue,
-                        Some(b'}') => return Ok(()),
-                        _ => return Err(ScanError::NotAnObject),
-                    }
-                }
+                    Ok(())
+                })
             }
             Some(b'[') => {
                 let depth = self.deeper(depth)?;
@@ -352,6 +340,15 @@ impl Scanner<'_> {
         while matches!(self.peek(), Some(b'0'..=b'9')) {
             self.at += 1;
         }
+    }
+}
+
+/// The fast path does not take `line`: serde decides whether it is valid at all, so a broken
+/// line is still reported as broken rather than as unsupported.
+fn give_up(line: &[u8]) -> ScanError {
+    match serde_json::from_slice::<Map<String, Value>>(line) {
+        Ok(_) => ScanError::Unsupported,
+        Err(_) => ScanError::NotAnObject,
     }
 }
 
@@ -571,31 +568,14 @@ fn plain_str(raw: &[u8]) -> Option<&str> {
 /// leaves it to `lift_record`, which keeps the members that do not lift in the payload.
 fn http_request(raw: &[u8]) -> Option<HttpRequest> {
     let mut members = Vec::new();
-    let mut s = Scanner { line: raw, at: 0 };
-    s.expect(b'{').ok()?;
-    s.skip_ws();
-    if s.peek() == Some(b'}') {
+    Scanner { line: raw, at: 0 }
+        .object(0, |key, value| {
+            members.push((key.start + 1..key.end - 1, value));
+            Ok(())
+        })
+        .ok()?;
+    if members.is_empty() {
         return None; // an empty object does not lift
-    }
-    loop {
-        s.skip_ws();
-        let key_start = s.at;
-        if s.string().ok()? {
-            return None;
-        }
-        let key = key_start + 1..s.at - 1;
-        s.skip_ws();
-        s.expect(b':').ok()?;
-        s.skip_ws();
-        let value_start = s.at;
-        s.value(0).ok()?;
-        members.push((key, value_start..s.at));
-        s.skip_ws();
-        match s.next()? {
-            b',' => continue,
-            b'}' => break,
-            _ => return None,
-        }
     }
     let mut r = HttpRequest::default();
     for (key, value) in members {
