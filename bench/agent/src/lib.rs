@@ -1,7 +1,9 @@
 //! The end-to-end benchmark of the logferry agent: it writes the workloads, runs the release
-//! binary against a counting `entries:write` sink and against the emulator, in backlog mode
-//! (file written before start) and live mode (a writer thread at a fixed rate), and reports the
-//! medians of several runs as a Markdown table, with `wc -l` on the same file as the floor.
+//! binary against a counting `entries:write` sink (answering at once or after Cloud Logging's
+//! tens of milliseconds) and against the emulator, in backlog mode (file written before start),
+//! live mode (a writer thread at a fixed rate) and drain mode (SIGTERM with the backlog unsent),
+//! and reports the medians of several runs as a Markdown table, with `wc -l` on the same file as
+//! the floor.
 
 pub mod process;
 pub mod sink;
@@ -36,6 +38,8 @@ pub struct Options {
     pub verbose: bool,
     /// Extra lines for the agent's `<match>` section (e.g. `chunk_limit_size 4m`), for A/B runs.
     pub output_params: Vec<String>,
+    /// Every counting sink answers after this many milliseconds instead of each row's own.
+    pub sink_latency_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,9 @@ pub enum Mode {
     Live(u64),
     /// An empty file: RSS and CPU of an agent with nothing to do.
     Idle,
+    /// A backlog, and SIGTERM as soon as the agent follows the file (the pod deleted with its
+    /// log unsent): the time from SIGTERM to exit 0 with every line delivered.
+    Drain,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +65,8 @@ pub struct Scenario {
     pub kind: Kind,
     pub mode: Mode,
     pub sink: SinkKind,
+    /// How long the counting sink takes to answer each request.
+    pub latency_ms: u64,
 }
 
 impl Scenario {
@@ -66,10 +75,12 @@ impl Scenario {
             Mode::Backlog => "backlog".to_owned(),
             Mode::Live(rate) => format!("live {}k/s", rate / 1000),
             Mode::Idle => "idle".to_owned(),
+            Mode::Drain => "drain".to_owned(),
         };
-        let sink = match self.sink {
-            SinkKind::Counting => "counting",
-            SinkKind::Emulator => "emulator",
+        let sink = match (self.sink, self.latency_ms) {
+            (SinkKind::Counting, 0) => "counting".to_owned(),
+            (SinkKind::Counting, ms) => format!("sink at {ms} ms"),
+            (SinkKind::Emulator, _) => "emulator".to_owned(),
         };
         format!("{} {mode} → {sink}", self.kind.name())
     }
@@ -80,17 +91,28 @@ pub fn scenarios() -> Vec<Scenario> {
     use Kind::*;
     use Mode::*;
     use SinkKind::*;
-    let s = |kind, mode, sink| Scenario { kind, mode, sink };
+    let s = |kind, mode, sink, latency_ms| Scenario {
+        kind,
+        mode,
+        sink,
+        latency_ms,
+    };
     vec![
-        s(Text, Backlog, Counting),
-        s(Json, Backlog, Counting),
-        s(Text, Backlog, Emulator),
-        s(Json, Backlog, Emulator),
-        s(Text, Live(10_000), Counting),
-        s(Json, Live(10_000), Counting),
-        s(Text, Live(100_000), Counting),
-        s(Json, Live(100_000), Counting),
-        s(Text, Idle, Counting),
+        s(Text, Backlog, Counting, 0),
+        s(Text, Backlog, Counting, 50),
+        s(Text, Backlog, Counting, 200),
+        s(Json, Backlog, Counting, 0),
+        s(Json, Backlog, Counting, 50),
+        s(Json, Backlog, Counting, 200),
+        s(Text, Drain, Counting, 100),
+        s(Text, Backlog, Emulator, 0),
+        s(Json, Backlog, Emulator, 0),
+        s(Text, Live(10_000), Counting, 0),
+        s(Text, Live(10_000), Counting, 50),
+        s(Json, Live(10_000), Counting, 50),
+        s(Text, Live(100_000), Counting, 50),
+        s(Json, Live(100_000), Counting, 50),
+        s(Text, Idle, Counting, 0),
     ]
 }
 
@@ -99,7 +121,7 @@ pub fn scenarios() -> Vec<Scenario> {
 pub struct Measured {
     pub lines: u64,
     pub bytes: u64,
-    /// Process start → last line acknowledged.
+    /// Process start → last line acknowledged (drain: SIGTERM → exit).
     pub wall_s: f64,
     pub cpu_s: f64,
     /// System time within `cpu_s`.
@@ -210,14 +232,14 @@ fn fresh_dir(options: &Options, name: &str) -> Result<PathBuf, String> {
 fn run_once(options: &Options, scenario: Scenario) -> Result<Measured, String> {
     let run_dir = fresh_dir(options, "run")?;
     let lines = match scenario.mode {
-        Mode::Backlog => options.lines,
+        Mode::Backlog | Mode::Drain => options.lines,
         Mode::Live(rate) => {
             ((rate as f64 * options.live_seconds) as u64).clamp(1, options.lines.max(1))
         }
         Mode::Idle => 0,
     };
     let (log, bytes) = match scenario.mode {
-        Mode::Backlog => workload_path(options, scenario.kind, lines)?,
+        Mode::Backlog | Mode::Drain => workload_path(options, scenario.kind, lines)?,
         _ => {
             let path = run_dir.join("app.log");
             std::fs::File::create(&path).map_err(|e| e.to_string())?;
@@ -270,7 +292,8 @@ fn measure(
 ) -> Result<Measured, String> {
     let config_path = run_dir.join("agent.conf");
     let base = Instant::now();
-    let sink = Sink::start(base, lines, upstream).map_err(|e| e.to_string())?;
+    let latency = Duration::from_millis(options.sink_latency_ms.unwrap_or(scenario.latency_ms));
+    let sink = Sink::start(base, lines, upstream, latency).map_err(|e| e.to_string())?;
     std::fs::write(
         &config_path,
         config(
@@ -314,6 +337,7 @@ fn measure(
             written_at = w;
             m.bytes = b;
         }
+        Mode::Drain => return drain(agent, &sink, log, m),
         Mode::Backlog => {}
     }
     if lines > 0 {
@@ -362,6 +386,29 @@ fn measure(
     Ok(m)
 }
 
+/// SIGTERM at once, then: every line delivered, and the agent's exit, within the time given.
+fn drain(agent: Watched, sink: &Sink, log: &Path, mut m: Measured) -> Result<Measured, String> {
+    let sigterm = Instant::now();
+    let usage = agent.terminate();
+    m.wall_s = sigterm.elapsed().as_secs_f64();
+    let got = sink.distinct();
+    if usage.exit_code != 0 || got < m.lines {
+        return Err(format!(
+            "after SIGTERM the agent exited with {} and {got} of {} lines had arrived",
+            usage.exit_code, m.lines
+        ));
+    }
+    let received = sink.received();
+    m.requests = received.requests;
+    m.request_bytes = received.body_bytes;
+    m.cpu_s = usage.cpu_s;
+    m.sys_s = usage.sys_s;
+    m.page_faults = usage.page_faults;
+    m.peak_rss_kib = usage.max_rss_kib;
+    m.wc_cpu_s = process::wc_cpu_s(log, 3);
+    Ok(m)
+}
+
 /// Appends `lines` lines to `log` at `rate` lines/s, in a small batch every millisecond;
 /// returns each line's write time (ns since `base`) and the bytes written.
 fn write_live(
@@ -398,8 +445,8 @@ fn write_live(
 /// The Markdown table of medians.
 pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
     let mut out = String::new();
-    out.push_str("| scenario | lines | MiB | lines/s | MiB/s | CPU s | CPU s/GiB | wc -l CPU s/GiB | ratio | CPU % core | peak RSS MiB | idle RSS MiB | start→following ms | exposure p50 ms | exposure p99 ms | requests | mean request KiB |\n");
-    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    out.push_str("| scenario | lines | MiB | lines/s | MiB/s | CPU s | CPU s/GiB | wc -l CPU s/GiB | ratio | CPU % core | peak RSS MiB | idle RSS MiB | start→following ms | exposure p50 ms | exposure p99 ms | requests | mean request KiB | wall s |\n");
+    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for (label, scenario, runs) in rows {
         let med = |f: &dyn Fn(&Measured) -> f64| {
             let mut v: Vec<f64> = runs.iter().map(f).filter(|x| x.is_finite()).collect();
@@ -419,7 +466,7 @@ pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
         let na = f64::NAN;
         let _ = writeln!(
             out,
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             fmt(lines, 0),
             fmt(med(&|m| m.bytes as f64 / MIB), 1),
             fmt(
@@ -488,6 +535,7 @@ pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
                 },
                 1
             ),
+            fmt(if idle { na } else { med(&|m| m.wall_s) }, 2),
         );
     }
     out

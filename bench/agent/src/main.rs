@@ -1,4 +1,5 @@
-//! `cargo run --release -p logferry-bench -- [--quick] [--runs N] [--lines N] [--only TEXT]`:
+//! `cargo run --release -p logferry-bench -- [--quick] [--runs N] [--lines N] [--only TEXT]
+//! [--sink-latency-ms MS]`:
 //! builds the release `logferry` (unless `--bin` names one), runs every scenario and prints the
 //! Markdown table of medians on stdout (progress on stderr).
 
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         work_dir: std::env::temp_dir().join("logferry-bench"),
         verbose: true,
         output_params: Vec::new(),
+        sink_latency_ms: None,
     };
     let mut bin_given = false;
     let mut args = std::env::args().skip(1);
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
             "--live-seconds" => options.live_seconds = value().parse().unwrap_or(10.0),
             "--only" => options.only = Some(value()),
             "--output-param" => options.output_params.push(value()),
+            "--sink-latency-ms" => options.sink_latency_ms = value().parse().ok(),
             "--work-dir" => options.work_dir = value().into(),
             "--bin" => {
                 options.bin = value().into();
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
             }
             other => {
                 eprintln!(
-                    "unknown argument {other}\nusage: logferry-bench [--quick] [--runs N] [--lines N] [--live-seconds S] [--only TEXT] [--output-param LINE]... [--work-dir DIR] [--bin PATH]"
+                    "unknown argument {other}\nusage: logferry-bench [--quick] [--runs N] [--lines N] [--live-seconds S] [--only TEXT] [--output-param LINE]... [--sink-latency-ms MS] [--work-dir DIR] [--bin PATH]"
                 );
                 return ExitCode::from(2);
             }

@@ -2,6 +2,9 @@
 //! and just enough parsing to find each entry's `seq=` marker. It answers `{}` itself (the
 //! counting sink), or relays each request to the emulator and counts it once the emulator has
 //! answered (so "acknowledged" means stored). Arrival times are kept per sequence number.
+//!
+//! With a latency, every answer leaves that long after its request arrived, as Cloud Logging
+//! answers after tens of milliseconds: a sink that answers at once hides what waiting costs.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -22,6 +25,8 @@ pub struct Sink {
 struct State {
     base: Instant,
     upstream: Option<SocketAddr>,
+    /// How long each answer is held back.
+    latency: Duration,
     stop: AtomicBool,
     requests: AtomicU64,
     body_bytes: AtomicU64,
@@ -44,13 +49,20 @@ pub struct Received {
 }
 
 impl Sink {
-    /// Starts a sink expecting lines `0..lines`; `upstream` turns it into a relay.
-    pub fn start(base: Instant, lines: u64, upstream: Option<SocketAddr>) -> io::Result<Sink> {
+    /// Starts a sink expecting lines `0..lines`; `upstream` turns it into a relay, `latency`
+    /// delays every answer.
+    pub fn start(
+        base: Instant,
+        lines: u64,
+        upstream: Option<SocketAddr>,
+        latency: Duration,
+    ) -> io::Result<Sink> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
             base,
             upstream,
+            latency,
             stop: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             body_bytes: AtomicU64::new(0),
@@ -128,6 +140,7 @@ fn serve(mut conn: TcpStream, state: &State) -> io::Result<()> {
         let Some((head_len, body_len)) = read_message(&mut conn, &mut buf)? else {
             return Ok(());
         };
+        let arrived = Instant::now();
         let body = &buf[head_len..head_len + body_len];
         let answer = match state.upstream {
             None => {
@@ -137,9 +150,13 @@ fn serve(mut conn: TcpStream, state: &State) -> io::Result<()> {
             Some(addr) => relay(&mut upstream, addr, &buf[..head_len + body_len])?,
         };
         let ok = answer.starts_with(b"HTTP/1.1 2");
+        seqs.clear();
         if ok {
-            seqs.clear();
             seqs_in(body, |s| seqs.push(s));
+        }
+        // The answer leaves `latency` after the request arrived; its lines count from then.
+        std::thread::sleep(state.latency.saturating_sub(arrived.elapsed()));
+        if ok {
             let now = state.base.elapsed().as_nanos() as u64;
             state.requests.fetch_add(1, Ordering::Relaxed);
             state

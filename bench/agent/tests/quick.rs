@@ -38,6 +38,7 @@ fn quick_mode_prints_every_row() {
         work_dir: work.path().to_owned(),
         verbose: false,
         output_params: Vec::new(),
+        sink_latency_ms: None,
     };
     let table = run(&options).unwrap();
     println!("{table}");
