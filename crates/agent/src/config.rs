@@ -519,7 +519,9 @@ fn read_buffer_params(r: &mut Reader<'_>, c: &mut BufferConfig, flat: bool) {
         c.queued_chunks_limit_size = v.max(1) as usize;
     }
     if let Some(v) = r.size("total_limit_size") {
-        c.queued_chunks_limit_size = ((v as usize) / c.chunk_limit_size.max(1)).max(1);
+        // The disk buffer reads its own (the log's bound); for memory it bounds what the
+        // output holds, at least one chunk.
+        c.total_limit_size = (v as usize).max(c.chunk_limit_size);
     }
     if let Some(v) = r.duration("retry_wait") {
         c.retry_wait = v;
@@ -529,6 +531,9 @@ fn read_buffer_params(r: &mut Reader<'_>, c: &mut BufferConfig, flat: bool) {
     }
     if let Some(v) = r.uint("flush_thread_count") {
         c.flush_thread_count = v as usize;
+    }
+    if let Some(v) = r.opt_bool("adaptive_concurrency") {
+        c.adaptive_concurrency = Some(v);
     }
     if let Some(param) = r.param("flush_mode").cloned() {
         match param.value.trim() {

@@ -319,6 +319,22 @@ pub static OUTPUT_FLUSH_DURATION: HistogramFamily = histogram(
     &["plugin_id", "type"],
     SECONDS,
 );
+pub static OUTPUT_CONCURRENCY_LIMIT: GaugeFamily = gauge(
+    "logferry_output_concurrency_limit",
+    "How many chunks each output may have in flight now (adapted to the destination's latency and back-pressure).",
+    &["plugin_id", "type"],
+);
+pub static OUTPUT_IN_FLIGHT: GaugeFamily = gauge(
+    "logferry_output_requests_in_flight",
+    "Chunks each output has in flight now.",
+    &["plugin_id", "type"],
+);
+pub static OUTPUT_RTT: HistogramFamily = histogram(
+    "logferry_output_rtt_seconds",
+    "Round-trip time of each delivered send (one attempt), as the concurrency limit observes it.",
+    &["plugin_id", "type"],
+    SECONDS,
+);
 pub static GOOGLE_CLOUD_REQUEST_DURATION: HistogramFamily = histogram(
     "logferry_google_cloud_request_duration_seconds",
     "Latency of entries:write requests, by HTTP status class.",

@@ -286,7 +286,13 @@ async fn start_output(
                 disk.path.display()
             ))
         })?,
-        None => spawn_output(&output.name, sink, output.buffer.clone(), abort.clone()),
+        None => spawn_output(
+            &output.name,
+            sink,
+            output.buffer.clone(),
+            Some(counted.limiter_gauges()),
+            abort.clone(),
+        ),
     };
     Ok((handle, join, counted))
 }

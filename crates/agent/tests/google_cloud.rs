@@ -15,7 +15,7 @@ use agent::event::{Event, Origin, Record};
 use agent::sinks::google_cloud::{
     self, AuthMode, Compression, GoogleCloudConfig, GoogleCloudSink, GoogleCloudStats,
 };
-use agent::sinks::{BufferConfig, RoutedBatch, Sink, spawn_output};
+use agent::sinks::{BufferConfig, Delivery, RoutedBatch, Sink, spawn_output};
 use bytes::Bytes;
 use fake::{FakeLogging, FakeMetadata, FakeTokenServer, RejectAs, Scripted};
 use gcloud_logging::{LogEntry, Timestamp};
@@ -67,9 +67,10 @@ async fn start_sink(config: GoogleCloudConfig) -> Arc<GoogleCloudSink> {
 }
 
 async fn send(sink: &GoogleCloudSink, events: Vec<Event>) {
-    tokio::time::timeout(DEADLINE, sink.send(Arc::new(events)))
+    tokio::time::timeout(DEADLINE, sink.send(Delivery::new(events)))
         .await
         .expect("send timed out")
+        .1
         .expect("send failed");
 }
 
@@ -573,6 +574,7 @@ async fn an_endpoint_that_throttles_fails_and_resets_loses_nothing() {
         "google_cloud",
         output.clone(),
         buffer,
+        None,
         CancellationToken::new(),
     );
     let all = lines(600, 200);
@@ -728,9 +730,9 @@ async fn a_failed_chunk_is_resumed_where_it_stopped() {
     let mut cfg = config(&logging, dir.path());
     cfg.max_request_bytes = 10_000;
     let sink = start_sink(cfg).await;
-    let chunk = Arc::new(lines(100, 200));
-    assert!(sink.send(chunk.clone()).await.is_err());
-    sink.send(chunk.clone()).await.unwrap();
+    let (chunk, result) = sink.send(Delivery::new(lines(100, 200))).await;
+    assert!(result.is_err());
+    sink.send(chunk).await.1.unwrap();
     let accepted = logging.accepted();
     let ids: BTreeSet<String> = accepted
         .iter()
@@ -792,8 +794,7 @@ async fn a_request_whose_every_entry_is_refused_is_retried_not_dead_lettered() {
     let logging = FakeLogging::start().await;
     logging.reject_when(RejectAs::WholeRequest, |_| true);
     let sink = start_sink(config(&logging, dir.path())).await;
-    let chunk = Arc::new(lines(8, 40));
-    let error = sink.send(chunk).await.unwrap_err();
+    let error = sink.send(Delivery::new(lines(8, 40))).await.1.unwrap_err();
     assert!(error.message.contains("refused every entry"), "{error}");
     assert!(dead_letters(dir.path()).is_empty());
     assert_eq!(stat(&sink.stats().entries_dead_lettered), 0);

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use super::stdout::civil;
-use super::{SendFuture, Sink, SinkError};
+use super::{Delivery, SendFuture, Sink, SinkError};
 use crate::event::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +37,23 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
+    fn send(&self, delivery: Delivery) -> SendFuture {
         let config = self.config.clone();
+        let (entries, routed_bytes) = (delivery.entries, delivery.routed_bytes);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || write_chunk(&config, &chunk))
-                .await
-                .map_err(|e| SinkError::new(format!("file writer task failed: {e}")))?
+            let written = tokio::task::spawn_blocking(move || {
+                let result = write_chunk(&config, &delivery.events);
+                (delivery, result)
+            })
+            .await;
+            match written {
+                Ok(sent) => sent,
+                // Only a runtime shutting down gets here; nothing is acknowledged.
+                Err(e) => (
+                    Delivery::lost(entries, routed_bytes),
+                    Err(SinkError::new(format!("file writer task failed: {e}"))),
+                ),
+            }
         })
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::{SendFuture, Sink};
+use super::concurrency::LimiterGauges;
+use super::{Batching, CloseFuture, Concurrency, Delivery, Prepared, SendFuture, Sink};
 use crate::event::Event;
 use crate::health::{self, OutputHealth};
 use crate::metrics::{self, Counter, Gauge, Histogram};
@@ -28,6 +29,7 @@ pub struct OutputMetrics {
     pub buffer_bytes: Arc<Gauge>,
     pub buffer_entries: Arc<Gauge>,
     flush_duration: Arc<Histogram>,
+    limiter: LimiterGauges,
     health: Arc<OutputHealth>,
 }
 
@@ -45,8 +47,18 @@ impl OutputMetrics {
             buffer_bytes: metrics::OUTPUT_BUFFER_BYTES.with(&labels),
             buffer_entries: metrics::OUTPUT_BUFFER_ENTRIES.with(&labels),
             flush_duration: metrics::OUTPUT_FLUSH_DURATION.with(&labels),
+            limiter: LimiterGauges {
+                limit: metrics::OUTPUT_CONCURRENCY_LIMIT.with(&labels),
+                in_flight: metrics::OUTPUT_IN_FLIGHT.with(&labels),
+                rtt: metrics::OUTPUT_RTT.with(&labels),
+            },
             health: health::register_output(plugin_id),
         })
+    }
+
+    /// The concurrency limiter's series.
+    pub fn limiter_gauges(&self) -> LimiterGauges {
+        self.limiter.clone()
     }
 
     /// Events entering the output's buffer (called by the router).
@@ -65,16 +77,20 @@ impl MeteredSink {
 }
 
 impl Sink for MeteredSink {
-    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
+    fn prepare(&self, events: &[Event]) -> Option<Prepared> {
+        self.inner.prepare(events)
+    }
+
+    fn send(&self, delivery: Delivery) -> SendFuture {
         let m = self.m.clone();
-        let entries = chunk.len() as u64;
+        let entries = delivery.entries as u64;
+        let bytes = delivery.routed_bytes;
         m.write_count.inc();
         m.sent.add(entries);
-        let bytes: usize = chunk.iter().map(|e| e.record.approx_size()).sum();
-        let future = self.inner.send(chunk);
+        let future = self.inner.send(delivery);
         Box::pin(async move {
             let started = Instant::now();
-            let result = future.await;
+            let (delivery, result) = future.await;
             m.flush_duration.observe_duration(started.elapsed());
             match &result {
                 Ok(()) => {
@@ -91,15 +107,19 @@ impl Sink for MeteredSink {
                     m.health.failed();
                 }
             }
-            result
+            (delivery, result)
         })
     }
 
-    fn concurrency(&self) -> usize {
+    fn concurrency(&self) -> Concurrency {
         self.inner.concurrency()
     }
 
-    fn close(&self) -> SendFuture {
+    fn batching(&self) -> Option<Batching> {
+        self.inner.batching()
+    }
+
+    fn close(&self) -> CloseFuture {
         self.inner.close()
     }
 }

@@ -1,18 +1,15 @@
 //! `@type null`: accepts and discards, like fluentd's `out_null`.
 
-use std::sync::Arc;
-
-use super::{SendFuture, Sink};
-use crate::event::Event;
+use super::{Concurrency, Delivery, SendFuture, Sink, ready};
 
 pub struct NullSink;
 
 impl Sink for NullSink {
-    fn send(&self, _chunk: Arc<Vec<Event>>) -> SendFuture {
-        Box::pin(async { Ok(()) })
+    fn send(&self, delivery: Delivery) -> SendFuture {
+        ready(delivery, Ok(()))
     }
 
-    fn concurrency(&self) -> usize {
-        4
+    fn concurrency(&self) -> Concurrency {
+        Concurrency::Fixed(4)
     }
 }

@@ -2,26 +2,26 @@
 //! `2026-11-25 10:00:00.123456789 +0000 app.log: {"message":"..."}`.
 
 use std::io::Write;
-use std::sync::Arc;
 
-use super::{SendFuture, Sink, SinkError};
+use super::{Delivery, SendFuture, Sink, SinkError, ready};
 use crate::event::Event;
 
 pub struct StdoutSink;
 
 impl Sink for StdoutSink {
-    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(chunk.len() * 128);
-            for event in chunk.iter() {
-                write_fluentd_line(&mut out, event);
-            }
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            lock.write_all(&out)
-                .and_then(|()| lock.flush())
-                .map_err(|e| SinkError::new(format!("writing to stdout: {e}")))
-        })
+    fn send(&self, delivery: Delivery) -> SendFuture {
+        let mut out = Vec::with_capacity(delivery.events.len() * 128);
+        for event in &delivery.events {
+            write_fluentd_line(&mut out, event);
+        }
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        let result = lock
+            .write_all(&out)
+            .and_then(|()| lock.flush())
+            .map_err(|e| SinkError::new(format!("writing to stdout: {e}")));
+        drop(lock);
+        ready(delivery, result)
     }
 }
 

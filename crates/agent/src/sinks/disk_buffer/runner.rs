@@ -1,7 +1,8 @@
 //! The output runner for a disk buffer: the counterpart of the memory runner in
 //! `sinks/buffer.rs`, with the same chunking (size, records, `flush_interval`, caught-up
-//! sources), concurrency and retry-forever backoff, but a batch is acknowledged to its source as
-//! soon as it is durably appended, and chunks are read back from the log for delivery.
+//! sources), concurrency limit, merging into the sink's request size and retry-forever backoff,
+//! but a batch is acknowledged to its source as soon as it is durably appended, and chunks are
+//! read back from the log for delivery.
 //!
 //! The output's buffer gauges count what the output holds: the router adds what it routes and
 //! the metered sink takes off what it delivers. The log also holds what the router never
@@ -24,10 +25,11 @@ use crate::ack::Ack;
 use crate::event::Event;
 use crate::metrics::Gauge;
 use crate::sinks::buffer::{
-    BufferConfig, OutputHandle, RoutedBatch, finish_in_flight, sleep_until,
+    BufferConfig, Finished, OutputHandle, RoutedBatch, finish_in_flight, sleep_until,
 };
+use crate::sinks::concurrency::Limiter;
 use crate::sinks::metered::OutputMetrics;
-use crate::sinks::{Sink, SinkError};
+use crate::sinks::{Batching, Delivery, Sink, SinkError};
 
 /// Opens (locking and recovering) the buffer directory, logs what recovery found, counts it
 /// in the output's buffer gauges (`metrics`, whose metered sink is `sink`), and starts the
@@ -51,8 +53,16 @@ pub fn spawn_disk_output(
     gauges.add(log.held());
     let (tx, rx) = mpsc::channel(16);
     let name: Arc<str> = name.into();
+    let limiter = Limiter::new(
+        sink.concurrency()
+            .configured(config.flush_thread_count, config.adaptive_concurrency),
+        Some(metrics.limiter_gauges()),
+    );
     let runner = Runner {
         name: name.clone(),
+        batching: sink.batching(),
+        limiter,
+        preparing: crate::sinks::buffer::preparing_permits(),
         sink,
         // A replay goes out at once, before anything new.
         flush_now: log.unread_bytes() > 0,
@@ -91,15 +101,26 @@ fn log_recovery(name: &str, log: &DiskLog, report: &RecoveryReport) {
 }
 
 enum Origin {
-    /// Read from the log: delivery moves the log's cursor.
-    Log(Pos),
+    /// Read from the log (the start of each read merged into the chunk): delivery moves the
+    /// log's cursor.
+    Log(Vec<Pos>),
     /// The append failed (disk full, I/O error): held in memory, acknowledged on delivery,
     /// as the memory buffer would.
     Memory(Vec<Ack>),
 }
 
+impl Origin {
+    /// How many log reads a chunk merges.
+    fn reads(&self) -> usize {
+        match self {
+            Origin::Log(starts) => starts.len().max(1),
+            Origin::Memory(_) => 1,
+        }
+    }
+}
+
 struct Chunk {
-    events: Arc<Vec<Event>>,
+    delivery: Delivery,
     origin: Origin,
     attempt: u32,
 }
@@ -134,6 +155,9 @@ fn routed(events: &[Event]) -> Held {
 struct Runner {
     name: Arc<str>,
     sink: Arc<dyn Sink>,
+    batching: Option<Batching>,
+    limiter: Limiter,
+    preparing: Arc<tokio::sync::Semaphore>,
     log: DiskLog,
     gauges: BufferGauges,
     config: BufferConfig,
@@ -144,22 +168,24 @@ struct Runner {
     unread_since: Option<Instant>,
 }
 
-type Flight = (Chunk, Result<(), SinkError>);
+/// A send that ended: the chunk, when it was sent, and the result.
+type Flight = (Chunk, Instant, Result<(), SinkError>);
+
+impl Finished for Flight {
+    fn succeeded(&self) -> bool {
+        self.2.is_ok()
+    }
+}
 
 impl Runner {
     async fn run(mut self, mut rx: mpsc::Receiver<RoutedBatch>) {
-        let concurrency = match self.config.flush_thread_count {
-            0 => self.sink.concurrency(),
-            n => n,
-        }
-        .max(1);
         let mut resend: VecDeque<Chunk> = VecDeque::new();
         let mut in_flight: JoinSet<Flight> = JoinSet::new();
         let mut retry_at: Option<Instant> = None;
         let mut input_open = true;
 
         loop {
-            while in_flight.len() < concurrency && retry_at.is_none_or(|t| Instant::now() >= t) {
+            while self.limiter.has_room() && retry_at.is_none_or(|t| Instant::now() >= t) {
                 let chunk = match resend.pop_front() {
                     Some(chunk) => chunk,
                     None => match self.next_chunk(input_open) {
@@ -173,10 +199,26 @@ impl Runner {
                     },
                 };
                 retry_at = None;
-                let future = self.sink.send(chunk.events.clone());
+                self.limiter.launched();
+                let sink = self.sink.clone();
+                let preparing = self.preparing.clone();
                 in_flight.spawn(async move {
-                    let result = future.await;
-                    (chunk, result)
+                    let Chunk {
+                        delivery,
+                        origin,
+                        attempt,
+                    } = chunk;
+                    let (delivery, sent_at, result) =
+                        crate::sinks::buffer::attempt(sink, delivery, &preparing).await;
+                    (
+                        Chunk {
+                            delivery,
+                            origin,
+                            attempt,
+                        },
+                        sent_at,
+                        result,
+                    )
                 });
             }
             let unread = self.log.unread_bytes();
@@ -198,7 +240,8 @@ impl Runner {
                 biased;
                 _ = self.abort.cancelled() => break,
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    let Ok((mut chunk, result)) = done else { continue };
+                    let Ok((mut chunk, sent_at, result)) = done else { continue };
+                    self.limiter.finished(sent_at, result.as_ref().err().map(|e| e.kind));
                     match result {
                         Ok(()) => {
                             if chunk.attempt > 0 {
@@ -229,12 +272,12 @@ impl Runner {
         }
         if self.abort.is_cancelled() {
             // Everything not delivered by then stays in the log.
-            finish_in_flight(&mut in_flight, |chunk| self.delivered(chunk)).await;
+            finish_in_flight(&mut in_flight, |(chunk, ..)| self.delivered(chunk)).await;
             // Stop the stragglers, keeping those that finished meanwhile: a send that ends
             // after this point would take its chunk off the gauges a second time.
             in_flight.abort_all();
             while let Some(done) = in_flight.join_next().await {
-                if let Ok((chunk, Ok(()))) = done {
+                if let Ok((chunk, _, Ok(()))) = done {
                     self.delivered(chunk);
                 }
             }
@@ -276,7 +319,7 @@ impl Runner {
                 error!(output = %self.name, buffer = %self.log.dir().display(), error = %e, events = batch.events.len(),
                     "disk buffer: cannot append; these events are held in memory and their lines acknowledged only after delivery");
                 Some(Chunk {
-                    events: Arc::new(batch.events),
+                    delivery: Delivery::new(batch.events),
                     origin: Origin::Memory(vec![batch.ack]),
                     attempt: 0,
                 })
@@ -301,27 +344,58 @@ impl Runner {
         if !due {
             return Ok(None);
         }
-        let read = self.log.read_chunk(
-            self.config.chunk_limit_size,
-            self.config.chunk_limit_records,
-        )?;
+        let mut chunk: Option<Chunk> = None;
+        // Reads chunk after chunk while the merged send stays within the sink's request size.
+        loop {
+            let Some(read) = self.log.read_chunk(
+                self.config.chunk_limit_size,
+                self.config.chunk_limit_records,
+            )?
+            else {
+                break;
+            };
+            let next = Delivery::new(read.events);
+            match &mut chunk {
+                None => {
+                    chunk = Some(Chunk {
+                        delivery: next,
+                        origin: Origin::Log(vec![read.start]),
+                        attempt: 0,
+                    })
+                }
+                Some(chunk) => {
+                    chunk.delivery.absorb(next);
+                    if let Origin::Log(starts) = &mut chunk.origin {
+                        starts.push(read.start);
+                    }
+                }
+            }
+            let size = chunk.as_ref().map_or(0, |c| {
+                let d = &c.delivery;
+                d.routed_bytes + d.entries * self.batching.map_or(0, |b| b.per_event_bytes)
+            });
+            let room = self.batching.map_or(0, |b| b.max_bytes);
+            // Another read would take about as much as this one did, on average.
+            let per_read = size / chunk.as_ref().map_or(1, |c| c.origin.reads());
+            if size + per_read > room || self.log.unread_bytes() == 0 {
+                break;
+            }
+        }
         if self.log.unread_bytes() == 0 {
             self.flush_now = false;
             self.unread_since = None;
         }
-        Ok(read.map(|read| Chunk {
-            events: Arc::new(read.events),
-            origin: Origin::Log(read.start),
-            attempt: 0,
-        }))
+        Ok(chunk)
     }
 
     fn delivered(&mut self, chunk: Chunk) {
         match chunk.origin {
-            Origin::Log(start) => {
-                if let Err(e) = self.log.delivered(start) {
-                    error!(output = %self.name, buffer = %self.log.dir().display(), error = %e,
-                        "disk buffer: cannot record a delivery; after a restart these events are sent again (and deduplicated)");
+            Origin::Log(starts) => {
+                for start in starts {
+                    if let Err(e) = self.log.delivered(start) {
+                        error!(output = %self.name, buffer = %self.log.dir().display(), error = %e,
+                            "disk buffer: cannot record a delivery; after a restart these events are sent again (and deduplicated)");
+                    }
                 }
             }
             Origin::Memory(acks) => acks.into_iter().for_each(Ack::done),

@@ -1,12 +1,15 @@
 //! `@type forward` output: sends events to a Fluentd, Fluent Bit or logferry `forward` input as
 //! PackedForward messages (one per run of events with the same tag), over one kept-open
-//! connection with the optional shared-key handshake. With `require_ack_response` a chunk is
-//! delivered only when the receiver acknowledged every message of it; a broken connection fails
-//! over to the next `<server>`, and the buffer retries what was not acknowledged.
+//! connection per chunk in flight (kept open and reused), with the optional shared-key
+//! handshake. With `require_ack_response` a chunk is delivered only when the receiver
+//! acknowledged every message of it; a broken connection fails over to the next `<server>`, and
+//! the buffer retries what was not acknowledged. A chunk's messages (and their chunk ids) are
+//! encoded once, so a retry resends the same ids.
 
 mod config;
 
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -16,25 +19,35 @@ use tracing::{info, warn};
 
 pub use config::{ForwardSinkConfig, Server};
 
-use super::{SendFuture, Sink, SinkError};
+use super::{Concurrency, Delivery, FailureKind, Prepared, SendFuture, Sink, SinkError};
 use crate::event::{Event, Record};
 use crate::metrics;
 use crate::msgpack::{self, DecodeError, Value};
 use crate::sources::forward::handshake;
 
 pub struct ForwardSink {
-    config: ForwardSinkConfig,
-    state: Arc<tokio::sync::Mutex<State>>,
+    config: Arc<ForwardSinkConfig>,
+    pool: Arc<Pool>,
 }
 
+/// Open connections not in use, and the server to try first (the last one that worked).
 #[derive(Default)]
-struct State {
-    conn: Option<Conn>,
-    /// Index of the server to try first.
-    current: usize,
-    /// A chunk that failed part-way and how many of its messages were acknowledged, so its
-    /// retry does not send those again.
-    progress: Option<(Weak<Vec<Event>>, usize)>,
+struct Pool {
+    idle: Mutex<Vec<Conn>>,
+    current: AtomicUsize,
+}
+
+impl Pool {
+    fn take(&self) -> Option<Conn> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    fn give_back(&self, conn: Conn) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
+    }
 }
 
 struct Conn {
@@ -43,58 +56,90 @@ struct Conn {
     server: usize,
 }
 
+/// A chunk's PackedForward messages with their chunk ids, and how many are acknowledged.
+struct Messages {
+    messages: Vec<(Vec<u8>, Option<String>)>,
+    done: usize,
+}
+
 impl ForwardSink {
     pub fn new(config: ForwardSinkConfig) -> ForwardSink {
         ForwardSink {
-            config,
-            state: Arc::default(),
+            config: Arc::new(config),
+            pool: Arc::default(),
         }
     }
 }
 
+/// Chunks in flight, each on its own connection: two to start with, adapted to the receiver.
+const CONCURRENCY: Concurrency = Concurrency::Adaptive {
+    initial: 2,
+    max: 16,
+};
+
 impl Sink for ForwardSink {
-    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
-        let config = self.config.clone();
-        let state = self.state.clone();
-        Box::pin(async move {
-            let mut state = state.lock().await;
-            let messages = encode(&config, &chunk);
-            let skip = match &state.progress {
-                Some((weak, done)) if std::ptr::eq(weak.as_ptr(), Arc::as_ptr(&chunk)) => *done,
-                _ => 0,
-            };
-            for (i, (bytes, id)) in messages.iter().enumerate().skip(skip) {
-                if let Err(e) = deliver(&config, &mut state, bytes, id.as_deref()).await {
-                    state.progress = Some((Arc::downgrade(&chunk), i));
-                    metrics::error(metrics::class::FORWARD_OUTPUT);
-                    return Err(e);
-                }
-            }
-            state.progress = None;
-            Ok(())
+    fn prepare(&self, events: &[Event]) -> Option<Prepared> {
+        let messages = encode(&self.config, events);
+        let bytes = messages.iter().map(|(m, _)| m.len()).sum();
+        Some(Prepared {
+            payload: Box::new(Messages { messages, done: 0 }),
+            bytes,
         })
+    }
+
+    fn send(&self, mut delivery: Delivery) -> SendFuture {
+        if delivery.prepared_mut::<Messages>().is_none() {
+            let prepared = self.prepare(&delivery.events);
+            delivery.set_prepared(prepared.expect("forward always prepares"));
+        }
+        let config = self.config.clone();
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let chunk = delivery.prepared_mut::<Messages>().expect("prepared above");
+            let mut conn = pool.take();
+            let mut result = Ok(());
+            while let Some((bytes, id)) = chunk.messages.get(chunk.done) {
+                if let Err(e) = deliver(&config, &pool, &mut conn, bytes, id.as_deref()).await {
+                    metrics::error(metrics::class::FORWARD_OUTPUT);
+                    result = Err(e);
+                    break;
+                }
+                chunk.done += 1;
+            }
+            if let Some(conn) = conn {
+                pool.give_back(conn);
+            }
+            (delivery, result)
+        })
+    }
+
+    fn concurrency(&self) -> Concurrency {
+        CONCURRENCY
     }
 }
 
 /// Sends one message, failing over through the servers.
 async fn deliver(
     config: &ForwardSinkConfig,
-    state: &mut State,
+    pool: &Pool,
+    conn: &mut Option<Conn>,
     bytes: &[u8],
     chunk_id: Option<&str>,
 ) -> Result<(), SinkError> {
     let n = config.servers.len();
     let mut errors = Vec::new();
+    let mut kind = FailureKind::Connection;
+    let first = pool.current.load(Ordering::Relaxed);
     for attempt in 0..n {
-        let index = (state.current + attempt) % n;
-        if state.conn.as_ref().is_some_and(|c| c.server != index) {
-            state.conn = None;
+        let index = (first + attempt) % n;
+        if conn.as_ref().is_some_and(|c| c.server != index) {
+            *conn = None;
         }
-        if state.conn.is_none() {
+        if conn.is_none() {
             match connect(config, index).await {
-                Ok(conn) => {
+                Ok(new) => {
                     info!(server = %config.servers[index].name, "forward output connected");
-                    state.conn = Some(conn);
+                    *conn = Some(new);
                 }
                 Err(e) => {
                     warn!(server = %config.servers[index].name, error = %e, "forward output: cannot use this server");
@@ -103,25 +148,50 @@ async fn deliver(
                 }
             }
         }
-        let Some(conn) = state.conn.as_mut() else {
+        let Some(open) = conn.as_mut() else {
             continue;
         };
-        match exchange(config, conn, bytes, chunk_id).await {
+        match exchange(config, open, bytes, chunk_id).await {
             Ok(()) => {
-                state.current = index;
+                pool.current.store(index, Ordering::Relaxed);
                 return Ok(());
             }
             Err(e) => {
                 warn!(server = %config.servers[index].name, error = %e, "forward output: sending failed");
+                kind = e.kind();
                 errors.push(format!("{}: {e}", config.servers[index].name));
-                state.conn = None;
+                *conn = None;
             }
         }
     }
-    Err(SinkError::new(format!(
-        "no forward server took the chunk: {}",
-        errors.join("; ")
-    )))
+    Err(SinkError::of(
+        kind,
+        format!("no forward server took the chunk: {}", errors.join("; ")),
+    ))
+}
+
+/// Why one message did not get through on a connection.
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    /// `send_timeout` or `ack_response_timeout` passed.
+    #[error("{0}")]
+    Timeout(String),
+    /// The connection failed or closed.
+    #[error("{0}")]
+    Broken(String),
+    /// The server answered something else than expected.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl ExchangeError {
+    fn kind(&self) -> FailureKind {
+        match self {
+            ExchangeError::Timeout(_) => FailureKind::Timeout,
+            ExchangeError::Broken(_) => FailureKind::Connection,
+            ExchangeError::Protocol(_) => FailureKind::Other,
+        }
+    }
 }
 
 async fn exchange(
@@ -129,26 +199,30 @@ async fn exchange(
     conn: &mut Conn,
     bytes: &[u8],
     chunk_id: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), ExchangeError> {
     tokio::time::timeout(config.send_timeout, conn.stream.write_all(bytes))
         .await
-        .map_err(|_| format!("send_timeout ({:?}) passed", config.send_timeout))?
-        .map_err(|e| format!("write failed: {e}"))?;
+        .map_err(|_| {
+            ExchangeError::Timeout(format!("send_timeout ({:?}) passed", config.send_timeout))
+        })?
+        .map_err(|e| ExchangeError::Broken(format!("write failed: {e}")))?;
     let Some(id) = chunk_id else {
         return Ok(());
     };
     let answer = read_value(conn, config.ack_response_timeout).await?;
     if handshake::message(&answer, "HELO").is_some() {
-        return Err("the server asks for the shared-key handshake: add <security> with self_hostname and shared_key".into());
+        return Err(ExchangeError::Protocol("the server asks for the shared-key handshake: add <security> with self_hostname and shared_key".into()));
     }
     match answer.get("ack").and_then(Value::as_str_lossy) {
         Some(ack) if ack == id => Ok(()),
-        Some(other) => Err(format!("acknowledged chunk {other}, expected {id}")),
-        None => Err("the answer is not an ack".into()),
+        Some(other) => Err(ExchangeError::Protocol(format!(
+            "acknowledged chunk {other}, expected {id}"
+        ))),
+        None => Err(ExchangeError::Protocol("the answer is not an ack".into())),
     }
 }
 
-async fn read_value(conn: &mut Conn, timeout: Duration) -> Result<Value, String> {
+async fn read_value(conn: &mut Conn, timeout: Duration) -> Result<Value, ExchangeError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if !conn.buf.is_empty() {
@@ -158,16 +232,22 @@ async fn read_value(conn: &mut Conn, timeout: Duration) -> Result<Value, String>
                     return Ok(value);
                 }
                 Err(DecodeError::Incomplete) if conn.buf.len() < 1 << 20 => {}
-                Err(e) => return Err(format!("the server sent something unexpected: {e}")),
+                Err(e) => {
+                    return Err(ExchangeError::Protocol(format!(
+                        "the server sent something unexpected: {e}"
+                    )));
+                }
             }
         }
         let mut chunk = [0u8; 4096];
         let n = tokio::time::timeout_at(deadline, conn.stream.read(&mut chunk))
             .await
-            .map_err(|_| format!("no answer within {timeout:?}"))?
-            .map_err(|e| format!("read failed: {e}"))?;
+            .map_err(|_| ExchangeError::Timeout(format!("no answer within {timeout:?}")))?
+            .map_err(|e| ExchangeError::Broken(format!("read failed: {e}")))?;
         if n == 0 {
-            return Err("the server closed the connection".into());
+            return Err(ExchangeError::Broken(
+                "the server closed the connection".into(),
+            ));
         }
         conn.buf.extend_from_slice(&chunk[..n]);
     }
@@ -190,7 +270,9 @@ async fn connect(config: &ForwardSinkConfig, index: usize) -> Result<Conn, Strin
     };
     if let Some(security) = &config.security {
         let shared_key = server.shared_key.as_deref().unwrap_or(&security.shared_key);
-        let helo = read_value(&mut conn, config.connect_timeout).await?;
+        let helo = read_value(&mut conn, config.connect_timeout)
+            .await
+            .map_err(|e| e.to_string())?;
         let options = handshake::message(&helo, "HELO")
             .and_then(|items| items.first())
             .ok_or("expected HELO from the server")?;
@@ -206,7 +288,9 @@ async fn connect(config: &ForwardSinkConfig, index: usize) -> Result<Conn, Strin
             .write_all(&handshake::ping(&security.self_hostname, &salt, &digest))
             .await
             .map_err(|e| format!("write failed: {e}"))?;
-        let pong = read_value(&mut conn, config.connect_timeout).await?;
+        let pong = read_value(&mut conn, config.connect_timeout)
+            .await
+            .map_err(|e| e.to_string())?;
         let items = handshake::message(&pong, "PONG").ok_or("expected PONG from the server")?;
         if items.len() < 4 {
             return Err("PONG has too few fields".into());

@@ -16,7 +16,7 @@ pub mod service;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gcloud_logging::WriteLogEntriesRequest;
@@ -25,16 +25,29 @@ pub use config::{AuthMode, Compression, GoogleCloudConfig, OversizeEntries};
 pub use metadata::Resolved;
 pub use service::GoogleCloudStats;
 
-use self::encoder::{EncodeSettings, encode_chunk};
+use self::encoder::{EncodeSettings, Encoded, encode_chunk};
 use self::service::{DeadLetter, Service};
-use super::{SendFuture, Sink, SinkError};
+use super::{Batching, Concurrency, Delivery, Prepared, SendFuture, Sink, SinkError};
 use crate::event::Event;
 
 /// Room for what the server adds to each entry (`receiveTimestamp`, field names).
 const SERVER_FIELDS_BYTES: usize = 128;
 
-/// Chunks in flight at once (each chunk's requests go one after another).
-pub const CONCURRENCY: usize = 2;
+/// Requests in flight: two to start with (what a trickle needs), adapted from there to the
+/// endpoint's latency up to `MAX_CONCURRENCY` (`flush_thread_count` lowers the ceiling).
+pub const CONCURRENCY: Concurrency = Concurrency::Adaptive {
+    initial: 2,
+    max: MAX_CONCURRENCY,
+};
+pub const MAX_CONCURRENCY: usize = 32;
+
+/// What each entry adds to its record in a request: `logName`, `timestamp`, `insertId`, the
+/// payload's key and punctuation (about 150 bytes for a text line), plus the project's name.
+const ENTRY_FIELDS_BYTES: usize = 160;
+
+/// A merged send fills this share of `max_request_bytes` by estimate, so it seldom spills into
+/// a second request.
+const REQUEST_FILL: f64 = 0.9;
 
 /// Builds the output: resolves credentials, project and resource (asking the metadata server
 /// with short timeouts). Errors are configuration problems that no retry would fix.
@@ -101,14 +114,15 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
         stats: stats.clone(),
         last_success_log: Mutex::new(None),
     };
+    let batching = Batching {
+        max_bytes: (config.max_request_bytes as f64 * REQUEST_FILL) as usize,
+        per_event_bytes: ENTRY_FIELDS_BYTES + resolved.project_id.len(),
+    };
     Ok(Arc::new(GoogleCloudSink {
-        inner: Arc::new(Inner {
-            settings,
-            service,
-            progress: Mutex::new(Vec::new()),
-        }),
+        inner: Arc::new(Inner { settings, service }),
         resolved,
         stats,
+        batching,
     }))
 }
 
@@ -117,6 +131,7 @@ pub struct GoogleCloudSink {
     inner: Arc<Inner>,
     resolved: Resolved,
     stats: Arc<GoogleCloudStats>,
+    batching: Batching,
 }
 
 impl GoogleCloudSink {
@@ -139,56 +154,89 @@ impl GoogleCloudSink {
 struct Inner {
     settings: EncodeSettings,
     service: Service,
-    /// Chunks that failed part-way: how many steps (dead-lettering the unsendable entries, then
-    /// each request) are already done, so a resend neither repeats nor dead-letters twice.
-    progress: Mutex<Vec<(Weak<Vec<Event>>, usize)>>,
+}
+
+/// A chunk encoded into requests, and how many of its steps (dead-lettering the entries that
+/// cannot be sent, then each request) are done, so a resend neither repeats a delivered
+/// request nor dead-letters twice.
+struct EncodedChunk {
+    encoded: Encoded,
+    steps_done: usize,
+}
+
+impl EncodedChunk {
+    fn new(encoded: Encoded) -> EncodedChunk {
+        EncodedChunk {
+            encoded,
+            steps_done: 0,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        let bodies: usize = self.encoded.batches.iter().map(|b| b.body.len()).sum();
+        let unsendable: usize = self
+            .encoded
+            .unsendable
+            .iter()
+            .map(|u| u.entry_json.len())
+            .sum();
+        bodies + unsendable
+    }
 }
 
 impl Inner {
-    fn steps_done(&self, chunk: &Arc<Vec<Event>>) -> usize {
-        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
-        progress.retain(|(weak, _)| weak.strong_count() > 0);
-        progress
-            .iter()
-            .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(chunk)))
-            .map_or(0, |(_, done)| *done)
-    }
-
-    fn set_steps_done(&self, chunk: &Arc<Vec<Event>>, done: Option<usize>) {
-        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
-        progress.retain(|(weak, _)| !std::ptr::eq(weak.as_ptr(), Arc::as_ptr(chunk)));
-        if let Some(done) = done {
-            progress.push((Arc::downgrade(chunk), done));
-        }
-    }
-
-    async fn send_chunk(&self, chunk: Arc<Vec<Event>>) -> Result<(), SinkError> {
-        let encoded = encode_chunk(&self.settings, &chunk);
-        let mut done = self.steps_done(&chunk);
-        if done == 0 {
-            self.service
-                .dead_letter_unsendable(encoded.unsendable)
-                .await?;
-            done = 1;
-        }
-        for (i, batch) in encoded.batches.into_iter().enumerate().skip(done - 1) {
-            if let Err(e) = self.service.deliver(batch).await {
-                self.set_steps_done(&chunk, Some(i + 1));
+    async fn send_chunk(&self, chunk: &mut EncodedChunk) -> Result<(), SinkError> {
+        if chunk.steps_done == 0 {
+            let unsendable = std::mem::take(&mut chunk.encoded.unsendable);
+            if let Err(e) = self
+                .service
+                .dead_letter_unsendable(unsendable.clone())
+                .await
+            {
+                chunk.encoded.unsendable = unsendable;
                 return Err(e);
             }
+            chunk.steps_done = 1;
         }
-        self.set_steps_done(&chunk, None);
+        let done = chunk.steps_done - 1;
+        for batch in chunk.encoded.batches.iter_mut().skip(done) {
+            self.service.deliver(batch).await?;
+            chunk.steps_done += 1;
+        }
         Ok(())
     }
 }
 
 impl Sink for GoogleCloudSink {
-    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.send_chunk(chunk).await })
+    fn prepare(&self, events: &[Event]) -> Option<Prepared> {
+        let chunk = EncodedChunk::new(encode_chunk(&self.inner.settings, events));
+        Some(Prepared {
+            bytes: chunk.bytes(),
+            payload: Box::new(chunk),
+        })
     }
 
-    fn concurrency(&self) -> usize {
+    fn send(&self, mut delivery: Delivery) -> SendFuture {
+        if delivery.prepared_mut::<EncodedChunk>().is_none() {
+            // Not prepared by a runner (a direct call): encode here.
+            let prepared = self.prepare(&delivery.events);
+            delivery.set_prepared(prepared.expect("google_cloud always prepares"));
+        }
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let chunk = delivery
+                .prepared_mut::<EncodedChunk>()
+                .expect("prepared above");
+            let result = inner.send_chunk(chunk).await;
+            (delivery, result)
+        })
+    }
+
+    fn concurrency(&self) -> Concurrency {
         CONCURRENCY
+    }
+
+    fn batching(&self) -> Option<Batching> {
+        Some(self.batching)
     }
 }

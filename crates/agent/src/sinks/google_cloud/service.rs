@@ -21,7 +21,7 @@ use super::auth::{AccessToken, TokenSource};
 use super::config::Compression;
 use super::encoder::{Batch, Unsendable};
 use super::http::{HttpClient, HttpError};
-use crate::sinks::SinkError;
+use crate::sinks::{FailureKind, SinkError};
 
 /// How often "Successfully sent" is repeated at INFO after the first time.
 pub const SUCCESS_LOG_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -43,6 +43,18 @@ impl GoogleCloudStats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+}
+
+/// Where the entries of one `deliver` stand.
+#[derive(Default)]
+struct Outcome {
+    /// Parts still to send (bisection, or the rest after partial errors without
+    /// `partialSuccess`).
+    pending: Vec<Batch>,
+    /// Entries a whole-request 400 pinned down by bisection; dead-lettered at the end unless
+    /// every entry of the request was refused.
+    refused: Vec<(Batch, Status)>,
+    delivered_any: bool,
 }
 
 /// What the API said about one request.
@@ -69,53 +81,26 @@ pub struct Service {
 impl Service {
     /// Delivers every entry of `batch`, or dead-letters the ones the API refuses; `Err` means
     /// retry later (the entries in this batch may or may not have been written).
-    pub async fn deliver(&self, batch: Batch) -> Result<(), SinkError> {
+    pub async fn deliver(&self, batch: &mut Batch) -> Result<(), SinkError> {
         let original = batch.entries.len();
-        let mut pending = vec![batch];
-        // Entries a whole-request 400 pinned down by bisection; dead-lettered at the end unless
-        // every entry of the request was refused.
-        let mut refused: Vec<(Batch, Status)> = Vec::new();
-        let mut delivered_any = false;
-        while let Some(mut batch) = pending.pop() {
-            if batch.entries.is_empty() {
+        if original == 0 {
+            return Ok(());
+        }
+        let mut outcome = Outcome::default();
+        let answer = self.post(batch).await?;
+        self.judge(batch, answer, &mut outcome).await?;
+        while let Some(mut next) = outcome.pending.pop() {
+            if next.entries.is_empty() {
                 continue;
             }
-            match self.post(&mut batch).await? {
-                Answer::Delivered => {
-                    delivered_any = true;
-                    self.delivered(batch.entries.len());
-                }
-                Answer::PartialErrors(errors) => {
-                    let rejected: Vec<usize> = errors.iter().map(|(i, _)| *i).collect();
-                    self.dead_letter_entries(&batch, errors).await?;
-                    let rest: Vec<usize> = (0..batch.entries.len())
-                        .filter(|i| !rejected.contains(i))
-                        .collect();
-                    if self.partial_success {
-                        delivered_any |= !rest.is_empty();
-                        self.delivered(rest.len());
-                    } else {
-                        // Nothing was written: send the others again, on their own.
-                        pending.push(batch.subset(rest));
-                    }
-                }
-                Answer::BadRequest(status) if batch.entries.len() == 1 => {
-                    refused.push((batch, status));
-                }
-                Answer::BadRequest(status) => {
-                    self.stats.bisections.fetch_add(1, Ordering::Relaxed);
-                    warn!(entries = batch.entries.len(), error = %status.message,
-                        "Cloud Logging refused a whole request as invalid; splitting it to find the bad entries");
-                    let half = batch.entries.len() / 2;
-                    pending.push(batch.subset(half..batch.entries.len()));
-                    pending.push(batch.subset(0..half));
-                }
-            }
+            let answer = self.post(&mut next).await?;
+            self.judge(&next, answer, &mut outcome).await?;
         }
-        if original > 1 && !delivered_any && refused.len() == original {
+        if original > 1 && !outcome.delivered_any && outcome.refused.len() == original {
             // Every entry refused on its own: the request itself (resource, labels, project) is
             // wrong, not the entries. Keep them and retry until the configuration is fixed.
-            let message = refused
+            let message = outcome
+                .refused
                 .first()
                 .map(|(_, s)| s.message.clone())
                 .unwrap_or_default();
@@ -125,8 +110,52 @@ impl Service {
                 "entries:write refused every entry: {message}"
             )));
         }
-        for (batch, status) in refused {
+        for (batch, status) in outcome.refused {
             self.dead_letter_entries(&batch, vec![(0, status)]).await?;
+        }
+        Ok(())
+    }
+
+    /// What becomes of `batch`'s entries after `answer`: delivered, dead-lettered, or sent
+    /// again in parts (`outcome.pending`).
+    async fn judge(
+        &self,
+        batch: &Batch,
+        answer: Answer,
+        outcome: &mut Outcome,
+    ) -> Result<(), SinkError> {
+        match answer {
+            Answer::Delivered => {
+                outcome.delivered_any = true;
+                self.delivered(batch.entries.len());
+            }
+            Answer::PartialErrors(errors) => {
+                let rejected: Vec<usize> = errors.iter().map(|(i, _)| *i).collect();
+                self.dead_letter_entries(batch, errors).await?;
+                let rest: Vec<usize> = (0..batch.entries.len())
+                    .filter(|i| !rejected.contains(i))
+                    .collect();
+                if self.partial_success {
+                    outcome.delivered_any |= !rest.is_empty();
+                    self.delivered(rest.len());
+                } else {
+                    // Nothing was written: send the others again, on their own.
+                    outcome.pending.push(batch.subset(rest));
+                }
+            }
+            Answer::BadRequest(status) if batch.entries.len() == 1 => {
+                outcome.refused.push((batch.subset([0]), status));
+            }
+            Answer::BadRequest(status) => {
+                self.stats.bisections.fetch_add(1, Ordering::Relaxed);
+                warn!(entries = batch.entries.len(), error = %status.message,
+                    "Cloud Logging refused a whole request as invalid; splitting it to find the bad entries");
+                let half = batch.entries.len() / 2;
+                outcome
+                    .pending
+                    .push(batch.subset(half..batch.entries.len()));
+                outcome.pending.push(batch.subset(0..half));
+            }
         }
         Ok(())
     }
@@ -181,14 +210,14 @@ impl Service {
                 Ok(answer) => answer,
                 Err(e) => {
                     self.stats.requests_failed.fetch_add(1, Ordering::Relaxed);
-                    let what = match e {
-                        HttpError::Timeout(_) => "timed out",
-                        HttpError::Connection(_) => "connection failed",
+                    let (kind, what) = match e {
+                        HttpError::Timeout(_) => (FailureKind::Timeout, "timed out"),
+                        HttpError::Connection(_) => (FailureKind::Connection, "connection failed"),
                     };
-                    return Err(SinkError::new(format!(
-                        "entries:write to {} {what}: {e}",
-                        self.url
-                    )));
+                    return Err(SinkError::of(
+                        kind,
+                        format!("entries:write to {} {what}: {e}", self.url),
+                    ));
                 }
             };
             let status = answer.status;
@@ -264,8 +293,14 @@ impl Service {
                 429 => format!("429 Too Many Requests (quota or rate limit): {message}"),
                 code => format!("HTTP {code}: {message}"),
             };
+            let kind = match status.as_u16() {
+                429 => FailureKind::Throttled,
+                500..=599 => FailureKind::Server,
+                _ => FailureKind::Other,
+            };
             return Err(SinkError {
                 message: format!("entries:write answered {text}"),
+                kind,
                 retry_after,
             });
         }

@@ -19,7 +19,7 @@ use crate::ack::Ack;
 use crate::event::{Event, JsonLine, Origin, Record};
 use crate::sinks::buffer::{BufferConfig, RoutedBatch};
 use crate::sinks::metered::{MeteredSink, OutputMetrics};
-use crate::sinks::{SendFuture, Sink, SinkError};
+use crate::sinks::{Delivery, SendFuture, Sink, SinkError};
 
 fn event(id: u64, len: usize) -> Event {
     Event {

@@ -10,14 +10,17 @@ struct TestSink {
 }
 
 impl Sink for TestSink {
-    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
+    fn send(&self, delivery: Delivery) -> SendFuture {
         let result = if self.up.load(Ordering::SeqCst) {
-            self.delivered.lock().unwrap().extend(chunk.iter().map(id));
+            self.delivered
+                .lock()
+                .unwrap()
+                .extend(delivery.events.iter().map(id));
             Ok(())
         } else {
             Err(SinkError::new("endpoint down"))
         };
-        Box::pin(async move { result })
+        Box::pin(async move { (delivery, result) })
     }
 }
 
@@ -57,9 +60,9 @@ struct Watching {
 }
 
 impl Sink for Watching {
-    fn send(&self, chunk: Arc<Vec<Event>>) -> SendFuture {
+    fn send(&self, delivery: Delivery) -> SendFuture {
         self.seen.lock().unwrap().push(gauges(&self.metrics));
-        self.inner.send(chunk)
+        self.inner.send(delivery)
     }
 }
 
