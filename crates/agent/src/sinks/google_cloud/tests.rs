@@ -285,8 +285,10 @@ fn oversize_json_splits_its_largest_string_field() {
 
 /// A JSON line reaches the same entries whichever way it travels: kept as bytes by `format
 /// json` (copied into the request), as a parsed map (the general path), or as a `format none`
-/// line with `detect_json`. Includes a line too large for one entry, which the copy path hands
-/// to the general one to split.
+/// line with `detect_json` — except that what `detect_json` found is always `jsonPayload`, even
+/// a lone `message` (Google's agent documentation). Includes a line too large for one entry,
+/// which the copy path hands to the general one to split, and a repeated key, which takes the
+/// general path on every way.
 #[test]
 fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
     let big = "y".repeat(3_000);
@@ -294,6 +296,7 @@ fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
         r#"{"severity":"WARNING","time":"2026-11-25T10:00:00.5Z","message":"GET / 200","httpRequest":{"requestMethod":"GET","status":200,"latency":"0.001s","extra":true},"logging.googleapis.com/trace":"4bf92f3577b34da6a3ce929d0e0e4736","n":[1,2.5,{"x":null}]}"#.to_owned(),
         r#"{"message":"only a message"}"#.to_owned(),
         r#"{"a":1,"a":2}"#.to_owned(),
+        r#"{"message":"first","message":"last"}"#.to_owned(),
         format!(r#"{{"message":"m","detail":{{"stack":"{big}"}},"time":"2026-11-25T10:00:01Z"}}"#),
     ];
     let events = |record: &dyn Fn(&str) -> Record| -> Vec<Event> {
@@ -328,11 +331,24 @@ fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
     let general = entries(&with_detect, &as_map);
     assert!(general.len() > lines.len(), "the big line was split");
     assert_eq!(entries(&with_detect, &as_json), general);
-    assert_eq!(entries(&with_detect, &as_line), general);
     assert_eq!(general[0]["httpRequest"]["status"], 200);
     assert_eq!(general[0]["timestamp"], "2026-11-25T10:00:00.500Z");
     assert_eq!(general[1]["textPayload"], "only a message");
     assert_eq!(general[2]["jsonPayload"]["a"], 2);
+    assert_eq!(general[3]["textPayload"], "last");
+    let detected = entries(&with_detect, &as_line);
+    assert_eq!(detected.len(), general.len());
+    for (i, (d, g)) in detected.iter().zip(&general).enumerate() {
+        if let Some(text) = g.get("textPayload") {
+            let mut want = g.clone();
+            let want = want.as_object_mut().unwrap();
+            want.remove("textPayload");
+            want.insert("jsonPayload".into(), json!({"message": text}));
+            assert_eq!(d, &serde_json::Value::Object(want.clone()), "entry {i}");
+        } else {
+            assert_eq!(d, g, "entry {i}");
+        }
+    }
 }
 
 #[test]
