@@ -198,17 +198,12 @@ pub(crate) fn boolean(value: &Value) -> Option<bool> {
 fn operation(value: &Value) -> Option<LogEntryOperation> {
     let mut op = LogEntryOperation::default();
     for (key, value) in value.as_object()? {
-        if value.is_null() {
-            if !matches!(key.as_str(), "id" | "producer" | "first" | "last") {
-                return None;
-            }
-            continue;
-        }
-        match key.as_str() {
-            "id" => op.id = Some(value.as_str()?.to_owned()),
-            "producer" => op.producer = Some(value.as_str()?.to_owned()),
-            "first" => op.first = Some(boolean(value)?),
-            "last" => op.last = Some(boolean(value)?),
+        match (key.as_str(), value) {
+            ("id" | "producer" | "first" | "last", Value::Null) => {}
+            ("id", _) => op.id = Some(value.as_str()?.to_owned()),
+            ("producer", _) => op.producer = Some(value.as_str()?.to_owned()),
+            ("first", _) => op.first = Some(boolean(value)?),
+            ("last", _) => op.last = Some(boolean(value)?),
             _ => return None,
         }
     }
