@@ -327,6 +327,10 @@ fn http_request_is_lifted() {
     assert_eq!(e.text_payload.as_deref(), Some("GET /a"));
 }
 
+/// A malformed field inside an otherwise valid `httpRequest` (Google's pages do not say): the
+/// other fields are lifted one by one, as fluent-plugin-google-cloud's `set_log_entry_fields`
+/// does; the malformed one stays in `jsonPayload.httpRequest` where the plugin would coerce it
+/// (`"OK".to_i` is status 0) or drop it (a latency its regexp does not match).
 #[test]
 fn mistyped_http_request_fields_stay_in_the_payload() {
     let e = lift(

@@ -351,6 +351,69 @@ fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
     }
 }
 
+/// Events without a file position (the forward input) get insertId function version 1 (see
+/// `gcloud_logging::ids::InsertId::from_content` and the README): pinned here through the
+/// encoder, so neither the function nor which bytes of a record it covers can drift. A JSON
+/// line less its time key is covered as the compact JSON of what is left, as a map is.
+#[test]
+fn events_without_a_file_position_get_insert_id_version_1() {
+    let time = Timestamp {
+        seconds: 1_800_000_000,
+        nanos: 5,
+    };
+    let event = |record: Record| Event {
+        tag: Arc::from("fwd.app"),
+        time,
+        record,
+        origin: None,
+    };
+    let map = |v: serde_json::Value| match v {
+        serde_json::Value::Object(m) => Record::Map(m),
+        _ => unreachable!(),
+    };
+    let json_line = |line: &'static str, without: Option<&str>| {
+        Record::Json(JsonLine {
+            line: Bytes::from_static(line.as_bytes()),
+            without: without.map(Arc::from),
+        })
+    };
+    let events = [
+        event(Record::Line(Bytes::from_static(b"hello"))),
+        event(map(json!({"b": "x", "a": 1}))),
+        event(json_line(r#"{"b": "x", "a":1}"#, None)),
+        event(json_line(
+            r#"{"time":"2027-01-15T08:00:00Z","a":1}"#,
+            Some("time"),
+        )),
+        event(map(json!({"a": 1}))),
+        event(Record::Line(Bytes::from_static(b"hello"))),
+    ];
+    let encoded = encode_chunk(&settings(100_000, 10_000, OversizeEntries::Split), &events);
+    let ids: Vec<String> = encoded
+        .batches
+        .iter()
+        .flat_map(|b| (0..b.entries.len()).map(|i| b.entry(i).to_vec()))
+        .map(|e| {
+            let e: LogEntry = serde_json::from_slice(&e).unwrap();
+            e.insert_id.unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "a9653022dc4b34220000000000000000",
+            "c370fda17d7d1a570000000000000001",
+            "aac61f743dd3a0730000000000000002",
+            "8b180303ef1a01f50000000000000003",
+            "8b180303ef1a01f50000000000000004",
+            "a9653022dc4b34220000000000000005",
+        ]
+    );
+    // Equal records differ by their place in the chunk only.
+    assert_eq!(ids[0][..16], ids[5][..16]);
+    assert_eq!(ids[3][..16], ids[4][..16]);
+}
+
 #[test]
 fn retry_hints_come_from_the_header_or_retry_info() {
     use super::service::retry_after;
