@@ -782,9 +782,10 @@ async fn split_logs_by_tag_sends_one_request_per_tag() {
     assert_eq!(bodies[0]["logName"], "projects/test-project/logs/app.log");
     assert_eq!(bodies[0]["entries"].as_array().unwrap().len(), 2);
     assert!(bodies[0]["entries"][0].get("logName").is_none());
+    // The space is not allowed in a log id: it becomes `_` (see `gcloud_logging::log_id`).
     assert_eq!(
         bodies[1]["logName"],
-        "projects/test-project/logs/web%2Faccess%20log"
+        "projects/test-project/logs/web%2Faccess_log"
     );
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::encode::{encode_entry, encode_labels, encode_text_entry};
+use crate::lift::lift_detected_json;
 use crate::transcode::{JsonEntry, ScanError, scan_object};
 use crate::{LogEntry, Severity, Timestamp, lift_record};
 
@@ -34,7 +35,11 @@ pub fn fuzz_lift(data: &[u8]) {
 }
 
 fn lift_round_trip(record: serde_json::Map<String, Value>) {
-    let entry = lift_record(record, "demo");
+    let entry = if record.len() % 2 == 0 {
+        lift_record(record, "demo")
+    } else {
+        lift_detected_json(record, "demo")
+    };
     let mut out = Vec::new();
     encode_entry(&mut out, &entry).expect("a lifted entry serializes");
     let back: LogEntry = serde_json::from_slice(&out).unwrap_or_else(|e| {
@@ -58,32 +63,39 @@ fn transcode_agrees(data: &[u8]) {
             let Ok(map) = serde_map else {
                 panic!("transcoder accepted what serde rejects: {data:?}")
             };
-            let ts = Timestamp::new(1_800_000_000, 0).expect("valid");
-            let mut fast = Vec::new();
-            JsonEntry {
-                line: data,
-                members: &members,
-                without_key: None,
-                project_id: "demo",
-                timestamp: ts,
-                insert_id: "id",
-                log_name: None,
+            for detected_json in [false, true] {
+                let ts = Timestamp::new(1_800_000_000, 0).expect("valid");
+                let mut fast = Vec::new();
+                JsonEntry {
+                    line: data,
+                    members: &members,
+                    without_key: None,
+                    project_id: "demo",
+                    timestamp: ts,
+                    insert_id: "id",
+                    log_name: None,
+                    detected_json,
+                }
+                .encode(&mut fast);
+                let fast: Value = serde_json::from_slice(&fast).unwrap_or_else(|e| {
+                    panic!(
+                        "transcoder wrote invalid JSON ({e}): {}",
+                        String::from_utf8_lossy(&fast)
+                    )
+                });
+                let mut entry = if detected_json {
+                    lift_detected_json(map.clone(), "demo")
+                } else {
+                    lift_record(map.clone(), "demo")
+                };
+                entry.timestamp.get_or_insert(ts);
+                entry.insert_id.get_or_insert_with(|| "id".to_owned());
+                let general = serde_json::to_value(&entry).expect("an entry serializes");
+                assert!(
+                    same_json(&fast, &general),
+                    "transcoder (detect_json {detected_json}): {fast}\nlift_record: {general}"
+                );
             }
-            .encode(&mut fast);
-            let fast: Value = serde_json::from_slice(&fast).unwrap_or_else(|e| {
-                panic!(
-                    "transcoder wrote invalid JSON ({e}): {}",
-                    String::from_utf8_lossy(&fast)
-                )
-            });
-            let mut entry = lift_record(map, "demo");
-            entry.timestamp.get_or_insert(ts);
-            entry.insert_id.get_or_insert_with(|| "id".to_owned());
-            let general = serde_json::to_value(&entry).expect("an entry serializes");
-            assert!(
-                same_json(&fast, &general),
-                "transcoder: {fast}\nlift_record: {general}"
-            );
         }
         Err(ScanError::NotAnObject) => {
             assert!(

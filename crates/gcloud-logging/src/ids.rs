@@ -5,8 +5,20 @@
 //! the parts of a split entry: 32 (or 41) lowercase ASCII characters. Fixed-width lowercase hex
 //! keeps it short, readable by eye (the offset is right there), and sorted: within one file, byte
 //! order of the ids is offset order, and the parts of a split follow their unsplit id.
+//!
+//! An event with no file position (the forward input) has, in place of the file identity, a
+//! hash of what it holds ([`InsertId::from_content`]): insertId function version
+//! [`CONTENT_INSERT_ID_VERSION`], a fixed function of its bytes written out in this crate, so an
+//! id never changes with the Rust release that built logferry.
+//!
+//! A log id may hold only `A-Z a-z 0-9 / _ - .` and has fewer than 512 characters
+//! (`LogEntry.logName` in the Logging API reference); [`log_id`] makes one of any tag.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use crate::siphash::SipHasher24;
+use crate::time::Timestamp;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -33,6 +45,42 @@ impl InsertId {
             None => 32,
         };
         InsertId { bytes, len }
+    }
+
+    /// The id of an event that has no file position, version [`CONTENT_INSERT_ID_VERSION`]:
+    /// SipHash-2-4 with an all-zero key over
+    ///
+    /// ```text
+    /// tag (UTF-8) ‖ 0xFF ‖ seconds (i64, little-endian) ‖ nanos (u32, little-endian) ‖ record
+    /// ```
+    ///
+    /// where `record` is `length (u64, little-endian) ‖ bytes` for a record kept as the bytes it
+    /// arrived as ([`ContentRecord::Bytes`]) and `compact JSON ‖ 0xFF` for one held as a map
+    /// ([`ContentRecord::Json`]), in the place of the file identity; `position` (the event's
+    /// index in the chunk it is sent in, so equal events in one chunk differ) in the place of the
+    /// offset. The same event in the same place always gets the same id.
+    pub fn from_content(
+        tag: &str,
+        time: Timestamp,
+        record: ContentRecord<'_>,
+        position: u64,
+    ) -> InsertId {
+        let mut h = SipHasher24::new(0, 0);
+        h.write(tag.as_bytes());
+        h.write(&[0xff]);
+        h.write(&time.seconds.to_le_bytes());
+        h.write(&time.nanos.to_le_bytes());
+        match record {
+            ContentRecord::Bytes(bytes) => {
+                h.write(&(bytes.len() as u64).to_le_bytes());
+                h.write(bytes);
+            }
+            ContentRecord::Json(json) => {
+                h.write(json);
+                h.write(&[0xff]);
+            }
+        }
+        InsertId::new(h.finish(), position, None)
     }
 
     /// Reads an id back into `(file_identity, offset, split_index)`.
@@ -68,6 +116,20 @@ impl fmt::Debug for InsertId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "InsertId({})", self.as_str())
     }
+}
+
+/// The version of [`InsertId::from_content`]. A change to the function gets a new version, and the
+/// README says which version a release uses: ids of a version never change.
+pub const CONTENT_INSERT_ID_VERSION: u32 = 1;
+
+/// What an event without a file position holds, as [`InsertId::from_content`] covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentRecord<'a> {
+    /// A record kept as the bytes it arrived as: a text line, or a JSON line as written.
+    Bytes(&'a [u8]),
+    /// A record held as a map: its compact JSON, keys in byte order (as `serde_json` writes a
+    /// map, and as the disk buffer stores it).
+    Json(&'a [u8]),
 }
 
 /// The insertId of a line as a `String`; see the module docs for the format.
@@ -119,20 +181,71 @@ fn read_hex(digits: &[u8]) -> Option<u64> {
     })
 }
 
-/// `projects/<project>/logs/<tag, percent-encoded>`: every byte but `A-Za-z0-9-_.` is encoded,
-/// so `app/web log` becomes `app%2Fweb%20log`.
+/// The most characters a log id gets, counted URL-encoded (so either reading of the API's "fewer
+/// than 512 characters" holds).
+pub const MAX_LOG_ID_CHARS: usize = 511;
+
+/// The log id a tag is written under. A tag that is already a valid log id is used as it is;
+/// otherwise:
+///
+/// - every character outside `A-Z a-z 0-9 / _ - .` becomes `_` (`ns:app@v1` → `ns_app_v1`,
+///   `ログ` → `__`), where fluent-plugin-google-cloud would URL-encode it into a name Cloud
+///   Logging refuses;
+/// - an empty tag becomes `_`, as in the plugin;
+/// - a log id that would pass [`MAX_LOG_ID_CHARS`] URL-encoded keeps its beginning and ends in
+///   `-` and 16 hex digits of SipHash-2-4 (all-zero key) of the whole tag, so two long tags
+///   that share a beginning still get two logs.
+pub fn log_id(tag: &str) -> Cow<'_, str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.');
+    let encoded_len = |id: &str| id.len() + 2 * id.bytes().filter(|&b| b == b'/').count();
+    let mut id: Cow<'_, str> = if tag.is_empty() {
+        Cow::Borrowed("_")
+    } else if tag.chars().all(allowed) {
+        Cow::Borrowed(tag)
+    } else {
+        Cow::Owned(
+            tag.chars()
+                .map(|c| if allowed(c) { c } else { '_' })
+                .collect(),
+        )
+    };
+    if encoded_len(&id) > MAX_LOG_ID_CHARS {
+        let room = MAX_LOG_ID_CHARS - 17;
+        let mut used = 0;
+        // Only ASCII is left, so every byte is a character.
+        let keep = id
+            .bytes()
+            .take_while(|&b| {
+                used += if b == b'/' { 3 } else { 1 };
+                used <= room
+            })
+            .count();
+        let mut h = SipHasher24::new(0, 0);
+        h.write(tag.as_bytes());
+        let mut hash = [0u8; 16];
+        put_hex(&mut hash, h.finish());
+        let mut short = String::with_capacity(keep + 17);
+        short.push_str(&id[..keep]);
+        short.push('-');
+        short.extend(hash.iter().map(|&b| char::from(b)));
+        id = Cow::Owned(short);
+    }
+    id
+}
+
+/// `projects/<project>/logs/<log id>`: the tag's [`log_id`], URL-encoded (only `/` needs it, as
+/// `%2F`), so `app/web log` becomes `projects/p/logs/app%2Fweb_log`.
 pub fn log_name(project: &str, tag: &str) -> String {
-    let mut out = String::with_capacity(16 + project.len() + tag.len() * 3);
+    let id = log_id(tag);
+    let mut out = String::with_capacity(16 + project.len() + id.len() + 8);
     out.push_str("projects/");
     out.push_str(project);
     out.push_str("/logs/");
-    for &b in tag.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(char::from(b));
+    for c in id.chars() {
+        if c == '/' {
+            out.push_str("%2F");
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)].to_ascii_uppercase()));
-            out.push(char::from(HEX[usize::from(b & 0xf)].to_ascii_uppercase()));
+            out.push(c);
         }
     }
     out
@@ -276,19 +389,136 @@ mod tests {
         assert_eq!(ids, sorted);
     }
 
+    /// The LogEntry reference: "[LOG_ID] must be URL-encoded within logName", "must be less
+    /// than 512 characters long and can only include the following characters: upper and lower
+    /// case alphanumeric characters, forward-slash, underscore, hyphen, and period".
     #[test]
-    fn log_name_encodes_all_but_unreserved() {
+    fn log_name_encodes_only_the_slash_of_a_valid_log_id() {
         assert_eq!(log_name("p", "app.log"), "projects/p/logs/app.log");
-        assert_eq!(log_name("p", "a/b c~d"), "projects/p/logs/a%2Fb%20c%7Ed");
         assert_eq!(log_name("p", "Az09-_."), "projects/p/logs/Az09-_.");
-        assert_eq!(log_name("p", "ログ"), "projects/p/logs/%E3%83%AD%E3%82%B0");
+        assert_eq!(log_name("p", "a/b"), "projects/p/logs/a%2Fb");
+        assert_eq!(log_name("p", "a/b c~d"), "projects/p/logs/a%2Fb_c_d");
+    }
+
+    /// fluent-plugin-google-cloud's own tag cases (test/plugin/constants.rb, VALID_TAGS and
+    /// INVALID_TAGS): where the plugin URL-encodes (`abc%40%26%5E%24%2A`, which Cloud Logging
+    /// refuses: "Log name contains illegal character"), logferry writes a valid log id.
+    #[test]
+    fn tags_are_sanitized_into_valid_log_ids() {
+        for (tag, id) in [
+            ("test", "test"),
+            ("germanß", "german_"),
+            ("chinese中", "chinese_"),
+            ("specialCharacter/_-.", "specialCharacter/_-."),
+            ("abc@&^$*", "abc_____"),
+            ("@&^$*", "_____"),
+            ("", "_"),
+            ("ns:app@v1", "ns_app_v1"),
+            ("ログ", "__"),
+            ("tab\there", "tab_here"),
+            ("%2F", "_2F"),
+        ] {
+            assert_eq!(log_id(tag), id, "{tag:?}");
+            assert!(valid_log_id(&log_id(tag)), "{tag:?}");
+        }
+        assert!(matches!(log_id("app.log"), Cow::Borrowed("app.log")));
+    }
+
+    fn valid_log_id(id: &str) -> bool {
+        let encoded = log_name("p", id)["projects/p/logs/".len()..].to_owned();
+        !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.'))
+            && encoded.chars().count() < 512
+    }
+
+    #[test]
+    fn long_tags_keep_their_beginning_and_a_hash_of_the_whole() {
+        let deep = format!("var.log.{}.app.log", "deep.directory".repeat(40));
+        let id = log_id(&deep);
+        assert_eq!(id.len(), MAX_LOG_ID_CHARS);
+        assert!(deep.starts_with(&id[..MAX_LOG_ID_CHARS - 17]));
+        assert_eq!(&id[MAX_LOG_ID_CHARS - 17..MAX_LOG_ID_CHARS - 16], "-");
+        assert!(valid_log_id(&id));
+        // Two tags that differ only past the cut get two logs.
+        let other = format!("{deep}x");
+        assert_ne!(log_id(&other), id);
+        assert_eq!(log_id(&deep), id, "the same tag, the same id");
+        // Slashes count three characters each once encoded.
+        let slashes = "a/".repeat(300);
+        let id = log_id(&slashes);
+        assert!(valid_log_id(&id), "{}", id.len());
+        assert_eq!(
+            log_name("p", &slashes).len() - "projects/p/logs/".len(),
+            511 - 1
+        );
+        // Exactly at the limit is kept whole; one more is cut.
+        let at_limit = "x".repeat(MAX_LOG_ID_CHARS);
+        assert_eq!(log_id(&at_limit), at_limit);
+        assert_eq!(log_id(&format!("{at_limit}y")).len(), MAX_LOG_ID_CHARS);
+        // The golden value of the hash, so it never moves.
+        assert_eq!(
+            &log_id(&"z".repeat(600))[MAX_LOG_ID_CHARS - 16..],
+            "2589426cd2497be2"
+        );
+    }
+
+    /// Golden vectors of insertId function version 1 (see [`InsertId::from_content`]): if one
+    /// of these changes, resent entries stop being deduplicated. Change the function only with a
+    /// new version. (Version 1 gives the ids logferry derived before with std's `SipHasher` on
+    /// 64-bit little-endian machines, checked when it was written, so no id moved.)
+    #[test]
+    fn content_insert_ids_are_pinned() {
+        assert_eq!(CONTENT_INSERT_ID_VERSION, 1);
+        let t = Timestamp::new(1_795_000_000, 123_456_789).unwrap();
+        let cases = [
+            (
+                InsertId::from_content("app.log", t, ContentRecord::Bytes(b"hello"), 0),
+                "2d824f3087eaa2c20000000000000000",
+            ),
+            (
+                InsertId::from_content("app.log", t, ContentRecord::Bytes(b"hello"), 7),
+                "2d824f3087eaa2c20000000000000007",
+            ),
+            (
+                InsertId::from_content("app.log", t, ContentRecord::Json(br#"{"a":1}"#), 0),
+                "6c0cf5c08dd094350000000000000000",
+            ),
+            (
+                InsertId::from_content(
+                    "",
+                    Timestamp::new(0, 0).unwrap(),
+                    ContentRecord::Bytes(b""),
+                    0,
+                ),
+                "58b454ca46ff490f0000000000000000",
+            ),
+            (
+                InsertId::from_content(
+                    "forward.ログ",
+                    Timestamp::new(-1, 999_999_999).unwrap(),
+                    ContentRecord::Json("{\"msg\":\"é\"}".as_bytes()),
+                    u64::MAX,
+                ),
+                "870fc16c17e50d94ffffffffffffffff",
+            ),
+        ];
+        for (id, want) in cases {
+            assert_eq!(id.as_str(), want);
+        }
+        // The kinds of record are told apart even when their bytes are equal.
+        assert_ne!(
+            InsertId::from_content("t", t, ContentRecord::Bytes(b"{}"), 0),
+            InsertId::from_content("t", t, ContentRecord::Json(b"{}"), 0)
+        );
     }
 
     #[test]
     fn parse_log_name_inverts_log_name() {
-        for tag in ["app.log", "a/b c", "ログ", "100%", "x%2Fy"] {
+        for tag in ["app.log", "a/b", "a/b/c.d-e_f", "x%2Fy"] {
             let parsed = parse_log_name(&log_name("my-project", tag)).unwrap();
-            assert_eq!(parsed.log_id, tag);
+            assert_eq!(parsed.log_id, log_id(tag));
             assert_eq!(parsed.project_id(), Some("my-project"));
         }
         let org =

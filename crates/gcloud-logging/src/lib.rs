@@ -15,6 +15,7 @@ pub mod ids;
 pub mod lift;
 pub mod limits;
 pub mod severity;
+mod siphash;
 pub mod time;
 pub mod transcode;
 pub mod wire;

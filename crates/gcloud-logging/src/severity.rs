@@ -97,17 +97,28 @@ impl Severity {
             .find(|s| i64::from(s.rank()) == rank)
     }
 
-    /// Reads a severity the way logging agents read an application's `severity` field: names in
-    /// any case, common aliases (`WARN`, `FATAL`, `ERR`, `SEVERE`, `TRACE`, `CRIT`, `EMERG`,
-    /// `FINE`/`FINER`/`FINEST`), single letters (`D I N W E C A`, and `F` for fatal), and numbers
-    /// floored to the enum (`"450"` → Warning). Surrounding whitespace is ignored.
+    /// Reads an application's severity text the way fluent-plugin-google-cloud's
+    /// `parse_severity` does: surrounding ASCII whitespace ignored, names in any ASCII case, the
+    /// plugin's aliases (`WARN`, `FATAL`, `TRACE`, `TRACE_INT`, `FINE`, `FINER`, `FINEST`,
+    /// `SEVERE`, `CONFIG`, `CRIT`, `EMERG`, `INFORMATION`, `ERR`), single letters (`D I N W E C
+    /// A`, and `F` for fatal), and a string of ASCII digits floored to the enum (`"450"` →
+    /// Warning, anything from 800 on → Emergency). `None` for anything else (`"loud"`, `"-3"`,
+    /// `"450.5"`), which [`Severity::from_agent_text`] reads as `DEFAULT`, as the plugin does.
     pub fn parse_lenient(text: &str) -> Option<Severity> {
-        let text = text.trim();
-        if text.is_empty() || text.len() > 16 {
+        let text =
+            text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\u{b}' || c == '\0');
+        if text.is_empty() {
             return None;
         }
-        if let Some(n) = parse_number(text) {
-            return Some(Severity::from_number(n));
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            // Beyond i64 the number is still at least 800.
+            return Some(
+                text.parse()
+                    .map_or(Severity::Emergency, Severity::from_number),
+            );
+        }
+        if text.len() > 16 {
+            return None;
         }
         let mut upper = [0u8; 16];
         let upper = &mut upper[..text.len()];
@@ -115,8 +126,9 @@ impl Severity {
         upper.make_ascii_uppercase();
         let severity = match &*upper {
             b"DEFAULT" => Severity::Default,
-            b"DEBUG" | b"D" | b"TRACE" | b"FINE" | b"FINER" | b"FINEST" => Severity::Debug,
-            b"INFO" | b"I" | b"INFORMATION" | b"INFORMATIONAL" => Severity::Info,
+            b"DEBUG" | b"D" | b"TRACE" | b"TRACE_INT" | b"FINE" | b"FINER" | b"FINEST"
+            | b"CONFIG" => Severity::Debug,
+            b"INFO" | b"I" | b"INFORMATION" => Severity::Info,
             b"NOTICE" | b"N" => Severity::Notice,
             b"WARNING" | b"W" | b"WARN" => Severity::Warning,
             b"ERROR" | b"E" | b"ERR" | b"SEVERE" => Severity::Error,
@@ -128,39 +140,34 @@ impl Severity {
         Some(severity)
     }
 
-    /// Reads a JSON value leniently: a string as [`Severity::parse_lenient`], a number floored to
-    /// the enum. Anything else (object, bool, null) is not a severity.
+    /// An application's severity text as the entry's severity: [`Severity::parse_lenient`],
+    /// and `DEFAULT` for text it does not recognize (fluent-plugin-google-cloud's fallback).
+    pub fn from_agent_text(text: &str) -> Severity {
+        Severity::parse_lenient(text).unwrap_or_default()
+    }
+
+    /// A JSON number as the entry's severity, as fluent-plugin-google-cloud reads one (it turns
+    /// the number into text first): a non-negative integer is floored to the enum (from 800 on,
+    /// Emergency); a negative one, a fraction or an exponent (`450.5`, `4e2`) is `DEFAULT`. An
+    /// integer beyond 64 bits reads as a float, so it is `DEFAULT` too.
+    pub fn from_json_number(n: &serde_json::Number) -> Severity {
+        match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) if i >= 0 => Severity::from_number(i),
+            (None, Some(_)) => Severity::Emergency,
+            _ => Severity::Default,
+        }
+    }
+
+    /// Reads a JSON `severity` value as Google's logging agent does: a string by
+    /// [`Severity::from_agent_text`], a number by [`Severity::from_json_number`]. Anything else
+    /// (object, array, bool, null) is not a severity: `None`, and it stays in the payload.
     pub fn from_json_lenient(value: &serde_json::Value) -> Option<Severity> {
         match value {
-            serde_json::Value::String(s) => Severity::parse_lenient(s),
-            serde_json::Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Some(Severity::from_number(i))
-                } else if n.as_u64().is_some() {
-                    Some(Severity::Emergency)
-                } else {
-                    n.as_f64()
-                        .filter(|f| f.is_finite())
-                        .map(|f| Severity::from_number(f.floor() as i64))
-                }
-            }
+            serde_json::Value::String(s) => Some(Severity::from_agent_text(s)),
+            serde_json::Value::Number(n) => Some(Severity::from_json_number(n)),
             _ => None,
         }
     }
-}
-
-/// An integer or a decimal written as text (`"450"`, `"450.7"`, `"-3"`), floored.
-fn parse_number(text: &str) -> Option<i64> {
-    let first = text.as_bytes()[0];
-    if !(first.is_ascii_digit() || first == b'-' || first == b'+') {
-        return None;
-    }
-    if let Ok(n) = text.parse::<i64>() {
-        return Some(n);
-    }
-    let f: f64 = text.parse().ok()?;
-    // `as` saturates, which is what flooring to the enum needs for huge values.
-    f.is_finite().then(|| f.floor() as i64)
 }
 
 impl fmt::Display for Severity {
@@ -231,14 +238,40 @@ mod tests {
         assert_eq!(Severity::from_number(9999), Severity::Emergency);
         assert_eq!(Severity::from_number(-5), Severity::Default);
         assert_eq!(Severity::from_number(i64::MAX), Severity::Emergency);
-        assert_eq!(Severity::parse_lenient("450"), Some(Severity::Warning));
-        assert_eq!(Severity::parse_lenient("599.9"), Some(Severity::Error));
-        assert_eq!(Severity::parse_lenient(" 200 "), Some(Severity::Info));
-        assert_eq!(Severity::parse_lenient("1e9"), Some(Severity::Emergency));
     }
 
+    /// fluent-plugin-google-cloud's `parse_severity` (lib/fluent/plugin/out_google_cloud.rb):
+    /// `/\A\d+\z/` strings are floored to a multiple of 100 and capped at 800; any other number
+    /// text falls through to its translation table and then to `DEFAULT`.
     #[test]
-    fn names_in_any_case_and_aliases() {
+    fn digit_strings_floor_like_the_plugin_and_other_numbers_do_not() {
+        let cases = [
+            ("450", Some(Severity::Warning)),
+            (" 200 ", Some(Severity::Info)),
+            ("0450", Some(Severity::Warning)),
+            ("99", Some(Severity::Default)),
+            ("800", Some(Severity::Emergency)),
+            ("100000", Some(Severity::Emergency)),
+            ("123456789012345678901234567890", Some(Severity::Emergency)),
+            ("599.9", None),
+            ("-3", None),
+            ("+300", None),
+            ("1e9", None),
+            ("4_00", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Severity::parse_lenient(text), want, "{text:?}");
+            assert_eq!(
+                Severity::from_agent_text(text),
+                want.unwrap_or_default(),
+                "{text:?}"
+            );
+        }
+    }
+
+    /// The plugin's VALID_SEVERITIES and SEVERITY_TRANSLATIONS, after `upcase.strip`.
+    #[test]
+    fn names_in_any_case_and_the_plugins_aliases() {
         let cases = [
             ("error", Severity::Error),
             ("Error", Severity::Error),
@@ -248,20 +281,26 @@ mod tests {
             ("err", Severity::Error),
             ("severe", Severity::Error),
             ("trace", Severity::Debug),
+            ("trace_int", Severity::Debug),
+            ("CONFIG", Severity::Debug),
+            ("config", Severity::Debug),
             ("crit", Severity::Critical),
             ("emerg", Severity::Emergency),
             ("fine", Severity::Debug),
             ("FINER", Severity::Debug),
             ("finest", Severity::Debug),
+            ("information", Severity::Info),
             ("default", Severity::Default),
             ("notice", Severity::Notice),
             ("alert", Severity::Alert),
             ("emergency", Severity::Emergency),
             ("info", Severity::Info),
             ("debug", Severity::Debug),
+            ("\tERROR\n", Severity::Error),
+            ("\u{b}error\0", Severity::Error),
         ];
         for (text, want) in cases {
-            assert_eq!(Severity::parse_lenient(text), Some(want), "{text}");
+            assert_eq!(Severity::parse_lenient(text), Some(want), "{text:?}");
         }
     }
 
@@ -278,48 +317,55 @@ mod tests {
             ("F", Severity::Critical),
         ];
         for (text, want) in cases {
-            assert_eq!(Severity::parse_lenient(text), Some(want), "{text}");
+            assert_eq!(Severity::parse_lenient(text), Some(want), "{text:?}");
         }
     }
 
+    /// Text the plugin does not know becomes `DEFAULT` there ("If all else fails, use
+    /// 'DEFAULT'"), and so here.
     #[test]
-    fn garbage_is_not_a_severity() {
+    fn unknown_text_is_default() {
         for text in [
             "",
             "  ",
             "X",
             "loud",
             "ERRORS",
+            "informational",
             "a very long string indeed",
             "-",
             "NaN",
             "inf",
+            "\u{a0}INFO",
         ] {
             assert_eq!(Severity::parse_lenient(text), None, "{text:?}");
+            assert_eq!(
+                Severity::from_agent_text(text),
+                Severity::Default,
+                "{text:?}"
+            );
         }
     }
 
     #[test]
-    fn json_values_leniently() {
-        assert_eq!(
-            Severity::from_json_lenient(&json!("warn")),
-            Some(Severity::Warning)
-        );
-        assert_eq!(
-            Severity::from_json_lenient(&json!(550)),
-            Some(Severity::Error)
-        );
-        assert_eq!(
-            Severity::from_json_lenient(&json!(299.5)),
-            Some(Severity::Info)
-        );
-        assert_eq!(
-            Severity::from_json_lenient(&json!(u64::MAX)),
-            Some(Severity::Emergency)
-        );
-        assert_eq!(Severity::from_json_lenient(&json!({"level": "x"})), None);
-        assert_eq!(Severity::from_json_lenient(&json!(true)), None);
-        assert_eq!(Severity::from_json_lenient(&json!(null)), None);
+    fn json_values_as_the_plugin_reads_them() {
+        let cases = [
+            (json!("warn"), Some(Severity::Warning)),
+            (json!("loud"), Some(Severity::Default)),
+            (json!(550), Some(Severity::Error)),
+            (json!(0), Some(Severity::Default)),
+            (json!(-100), Some(Severity::Default)),
+            (json!(299.5), Some(Severity::Default)),
+            (json!(400.0), Some(Severity::Default)),
+            (json!(u64::MAX), Some(Severity::Emergency)),
+            (json!({"level": "x"}), None),
+            (json!(["ERROR"]), None),
+            (json!(true), None),
+            (json!(null), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(Severity::from_json_lenient(&value), want, "{value}");
+        }
     }
 
     #[test]

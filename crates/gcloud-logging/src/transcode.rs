@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use crate::duration::Duration;
 use crate::lift::{
     HTTP_REQUEST_KEY, INSERT_ID_KEY, LIFTED_KEYS, MESSAGE_KEY, SEVERITY_KEY, SPAN_ID_KEY,
-    TRACE_KEY, lift_record, qualify_trace,
+    TRACE_KEY, lift_detected_json, lift_record, qualify_trace,
 };
 use crate::severity::Severity;
 use crate::time::Timestamp;
@@ -399,6 +399,9 @@ pub struct JsonEntry<'a> {
     pub insert_id: &'a str,
     /// The entry's own `logName`, when it differs from the request's.
     pub log_name: Option<&'a str>,
+    /// The line is a text line `detect_json` found to be JSON: always `jsonPayload`, as in
+    /// [`lift_detected_json`] (otherwise a lone string `message` becomes `textPayload`).
+    pub detected_json: bool,
 }
 
 impl JsonEntry<'_> {
@@ -432,6 +435,7 @@ impl JsonEntry<'_> {
         // A lone string `message` may become `textPayload`: let lift_record decide.
         if let Some(i) = message
             && others == 0
+            && !self.detected_json
         {
             lifted.insert(
                 MESSAGE_KEY.to_owned(),
@@ -455,9 +459,9 @@ impl JsonEntry<'_> {
                     json_payload: Some(Map::from_iter([(MESSAGE_KEY.to_owned(), other)])),
                     ..LogEntry::default()
                 },
-                None => lift_record(lifted, self.project_id),
+                None => self.lift(lifted),
             },
-            _ => lift_record(lifted, self.project_id),
+            _ => self.lift(lifted),
         };
         entry.severity = entry.severity.or(direct.severity);
         entry.trace = entry.trace.or(direct.trace);
@@ -505,6 +509,17 @@ impl JsonEntry<'_> {
     }
 }
 
+impl JsonEntry<'_> {
+    /// The general path, for the members this one hands over.
+    fn lift(&self, record: Map<String, Value>) -> LogEntry {
+        if self.detected_json {
+            lift_detected_json(record, self.project_id)
+        } else {
+            lift_record(record, self.project_id)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fate {
     /// Copied as written into `jsonPayload`.
@@ -518,7 +533,7 @@ enum Fate {
 /// labels, a mistyped value).
 fn lift_directly(key: &str, raw: &[u8], project_id: &str, entry: &mut LogEntry) -> bool {
     match key {
-        SEVERITY_KEY => match plain_str(raw).and_then(Severity::parse_lenient) {
+        SEVERITY_KEY => match severity(raw) {
             Some(severity) => {
                 entry.severity = Some(severity);
                 true
@@ -552,6 +567,27 @@ fn lift_directly(key: &str, raw: &[u8], project_id: &str, entry: &mut LogEntry) 
             None => false,
         },
         _ => false,
+    }
+}
+
+/// A severity written as a string without escapes or as a number, read as
+/// [`Severity::from_json_lenient`] reads it; anything else is left to `lift_record`.
+fn severity(raw: &[u8]) -> Option<Severity> {
+    match raw.first()? {
+        b'"' => plain_str(raw).map(Severity::from_agent_text),
+        b'-' | b'0'..=b'9' => {
+            // As serde reads them: a fraction, an exponent or `-0` is a float, and so is an
+            // integer beyond 64 bits.
+            if raw[0] == b'-' || raw.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+                return Some(Severity::Default);
+            }
+            let text = std::str::from_utf8(raw).ok()?;
+            Some(match text.parse::<u64>() {
+                Ok(n) => i64::try_from(n).map_or(Severity::Emergency, Severity::from_number),
+                Err(_) => Severity::Default,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -624,10 +660,11 @@ fn plain_string(raw: &[u8]) -> Option<String> {
     plain_str(raw).map(str::to_owned)
 }
 
+/// As [`crate::lift`] reads a boolean: `true`/`false`, or the same as a string.
 fn boolean(raw: &[u8]) -> Option<bool> {
     match raw {
-        b"true" => Some(true),
-        b"false" => Some(false),
+        b"true" | b"\"true\"" => Some(true),
+        b"false" | b"\"false\"" => Some(false),
         _ => None,
     }
 }

@@ -171,7 +171,8 @@ fn list_response_round_trips() {
 #[test]
 fn lifted_json_line_travels_in_a_request() {
     let line = r#"{"severity":"warn","message":"slow","httpRequest":{"status":200,"latency":"1.5s"},
-        "logging.googleapis.com/trace":"4bf92f3577b34da6a3ce929d0e0e4736","timestampSeconds":1795000000}"#;
+        "logging.googleapis.com/trace":"4bf92f3577b34da6a3ce929d0e0e4736","timestampSeconds":1795000000,
+        "timestampNanos":0}"#;
     let Value::Object(record) = serde_json::from_str(line).unwrap() else {
         unreachable!()
     };

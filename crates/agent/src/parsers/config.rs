@@ -32,14 +32,24 @@ pub struct TimeConfig {
 
 impl TimeConfig {
     /// Takes the record's time out of `map`; `None` when absent or unreadable (the field then
-    /// stays in the record).
+    /// stays in the record). The field also stays when the record carries a time of its own
+    /// that outranks it ([`TimeConfig::keeps_key`]).
     pub fn take(&self, map: &mut Map<String, Value>) -> Option<Timestamp> {
         let key = self.key.as_deref()?;
         let ts = self.read(map.get(key)?)?;
-        if !self.keep {
+        if !self.keep && !TimeConfig::keeps_key(map) {
             map.remove(key);
         }
         Some(ts)
+    }
+
+    /// Whether a record keeps its time key although `keep_time_key` is false: when its own
+    /// `timestamp` object or `timestampSeconds`/`timestampNanos` pair gives the Cloud Logging
+    /// entry its time ([`gcloud_logging::lift::own_timestamp`]), the time key is not what the
+    /// entry's time comes from, and Google's agents leave an unused `time` in `jsonPayload`.
+    /// The event's time is still read from the key, for every other output.
+    pub fn keeps_key(record: &Map<String, Value>) -> bool {
+        gcloud_logging::lift::own_timestamp(record).is_some()
     }
 
     /// The time a `time_key` value gives, if it reads.

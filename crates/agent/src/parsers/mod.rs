@@ -93,6 +93,24 @@ impl JsonParser {
     }
 }
 
+impl JsonParser {
+    /// [`TimeConfig::keeps_key`] for the line `self.members` located, looking only at the
+    /// (rarely present) members that can carry a time of the record's own.
+    fn own_time_outranks_key(&self, line: &[u8]) -> bool {
+        let mut own = Map::new();
+        for key in [
+            gcloud_logging::lift::TIMESTAMP_KEY,
+            gcloud_logging::lift::TIMESTAMP_SECONDS_KEY,
+            gcloud_logging::lift::TIMESTAMP_NANOS_KEY,
+        ] {
+            if let Some(value) = transcode::member_value(line, &self.members, key) {
+                own.insert(key.to_owned(), value);
+            }
+        }
+        !own.is_empty() && TimeConfig::keeps_key(&own)
+    }
+}
+
 impl LineParser for JsonParser {
     fn feed(&mut self, line: Bytes, offset: u64, now: Timestamp, out: &mut Vec<Parsed>) {
         match transcode::scan_object(&line, &mut self.members) {
@@ -102,7 +120,9 @@ impl LineParser for JsonParser {
                     self.time.read(&value)
                 });
                 let without = match time {
-                    Some(_) if !self.time.keep => self.time_key.clone(),
+                    Some(_) if !self.time.keep && !self.own_time_outranks_key(&line) => {
+                        self.time_key.clone()
+                    }
                     _ => None,
                 };
                 out.push(Parsed {

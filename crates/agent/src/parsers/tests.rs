@@ -109,6 +109,41 @@ fn json_time_key_and_mismatch_kept_as_text() {
     assert!(matches!(&out[1].record, Record::Line(l) if &l[..] == b"not json"));
 }
 
+/// When the record's own `timestamp` object (or `timestampSeconds`/`timestampNanos`) gives
+/// the entry its time, an unused `time` stays in `jsonPayload` (Google's agents lift only the
+/// time they use), so `format json` must not consume it; the event time still comes from it.
+#[test]
+fn json_time_key_stays_when_the_records_own_timestamp_outranks_it() {
+    let mut parser = JsonParser::new(TimeConfig {
+        key: Some("time".into()),
+        format: None,
+        keep: false,
+    });
+    let out = run(
+        &mut parser,
+        concat!(
+            r#"{"time":"2026-11-25T10:00:00Z","timestamp":{"seconds":1795000000,"nanos":5},"a":1}"#,
+            "\n",
+            r#"{"time":"2026-11-25T10:00:00Z","timestampSeconds":"1795000000","timestampNanos":0}"#,
+            "\n",
+            r#"{"time":"2026-11-25T10:00:00Z","timestamp":{"seconds":1795000000}}"#,
+            "\n",
+            // Left to serde by the fast scanner (a repeated key): the same rule.
+            r#"{"time":"2026-11-25T10:00:00Z","timestamp":{"seconds":1,"nanos":0},"a":1,"a":2}"#,
+        ),
+    );
+    assert_eq!(out.len(), 4);
+    for (i, parsed) in out.iter().enumerate() {
+        assert_eq!(parsed.time.to_rfc3339(), "2026-11-25T10:00:00Z", "line {i}");
+    }
+    assert_eq!(map(&out[0])["time"], "2026-11-25T10:00:00Z");
+    assert_eq!(map(&out[1])["time"], "2026-11-25T10:00:00Z");
+    // A `timestamp` without `nanos` is no time of its own: `time` is the time, consumed.
+    assert!(!map(&out[2]).contains_key("time"));
+    assert!(matches!(out[3].record, Record::Map(_)));
+    assert_eq!(map(&out[3])["time"], "2026-11-25T10:00:00Z");
+}
+
 #[test]
 fn regexp_named_captures_types_and_time() {
     let mut parser = RegexpParser {

@@ -16,12 +16,16 @@ fn default_time() -> Timestamp {
 }
 
 /// The general path: parse the map, drop the consumed key, lift, fill the defaults, serialize.
-fn reference(line: &[u8], without: Option<&str>, log_name: Option<&str>) -> Value {
+fn reference(line: &[u8], without: Option<&str>, log_name: Option<&str>, detected: bool) -> Value {
     let mut map: Map<String, Value> = serde_json::from_slice(line).unwrap();
     if let Some(key) = without {
         map.remove(key);
     }
-    let mut entry = lift_record(map, PROJECT);
+    let mut entry = if detected {
+        lift_detected_json(map, PROJECT)
+    } else {
+        lift_record(map, PROJECT)
+    };
     entry.timestamp.get_or_insert(default_time());
     entry.insert_id.get_or_insert_with(|| DEFAULT_ID.to_owned());
     entry.log_name = log_name.map(str::to_owned);
@@ -31,6 +35,15 @@ fn reference(line: &[u8], without: Option<&str>, log_name: Option<&str>) -> Valu
 }
 
 fn fast(line: &[u8], without: Option<&str>, log_name: Option<&str>) -> Result<Value, ScanError> {
+    fast_as(line, without, log_name, false)
+}
+
+fn fast_as(
+    line: &[u8],
+    without: Option<&str>,
+    log_name: Option<&str>,
+    detected_json: bool,
+) -> Result<Value, ScanError> {
     let mut members = Vec::new();
     scan_object(line, &mut members)?;
     let mut out = Vec::new();
@@ -42,6 +55,7 @@ fn fast(line: &[u8], without: Option<&str>, log_name: Option<&str>) -> Result<Va
         timestamp: default_time(),
         insert_id: DEFAULT_ID,
         log_name,
+        detected_json,
     }
     .encode(&mut out);
     Ok(serde_json::from_slice(&out).unwrap_or_else(|e| {
@@ -52,20 +66,33 @@ fn fast(line: &[u8], without: Option<&str>, log_name: Option<&str>) -> Result<Va
     }))
 }
 
-/// Agreement on one line: same verdict as serde, and the same entry when both accept it.
+/// Agreement on one line: same verdict as serde, and the same entry when both accept it, for
+/// a `format json` record and for a line `detect_json` found.
 fn check(line: &str, without: Option<&str>) {
     let serde_ok = serde_json::from_slice::<Map<String, Value>>(line.as_bytes()).is_ok();
-    match fast(line.as_bytes(), without, Some("projects/p/logs/l")) {
-        Ok(entry) => {
-            assert!(serde_ok, "fast path accepted what serde rejects: {line}");
-            let expected = reference(line.as_bytes(), without, Some("projects/p/logs/l"));
-            assert!(
-                same(&entry, &expected),
-                "line: {line}\n fast: {entry}\n general: {expected}"
-            );
+    for detected in [false, true] {
+        match fast_as(
+            line.as_bytes(),
+            without,
+            Some("projects/p/logs/l"),
+            detected,
+        ) {
+            Ok(entry) => {
+                assert!(serde_ok, "fast path accepted what serde rejects: {line}");
+                let expected = reference(
+                    line.as_bytes(),
+                    without,
+                    Some("projects/p/logs/l"),
+                    detected,
+                );
+                assert!(
+                    same(&entry, &expected),
+                    "line: {line} (detect_json: {detected})\n fast: {entry}\n general: {expected}"
+                );
+            }
+            Err(ScanError::NotAnObject) => assert!(!serde_ok, "fast path rejected valid {line}"),
+            Err(ScanError::Unsupported) => assert!(serde_ok, "unsupported but invalid: {line}"),
         }
-        Err(ScanError::NotAnObject) => assert!(!serde_ok, "fast path rejected valid {line}"),
-        Err(ScanError::Unsupported) => assert!(serde_ok, "unsupported but invalid: {line}"),
     }
 }
 
@@ -102,6 +129,45 @@ fn lone_message_becomes_text_payload_and_defaults_fill_in() {
     check(r#"{"message":"m","severity":{"bad":1}}"#, None);
     check(r#"{}"#, None);
     check(r#"  { "severity" : "INFO" }  "#, None);
+}
+
+#[test]
+fn a_line_detect_json_found_keeps_its_lone_message_structured() {
+    let line = br#"{"message":"hello","severity":"ERROR"}"#;
+    let entry = fast_as(line, None, None, true).unwrap();
+    assert_eq!(entry["jsonPayload"], json!({"message": "hello"}));
+    assert_eq!(entry["severity"], "ERROR");
+    assert!(entry.get("textPayload").is_none());
+}
+
+#[test]
+fn severities_the_plugin_reads_agree_on_both_paths() {
+    for value in [
+        r#""CONFIG""#,
+        r#""loud""#,
+        r#"" 450 ""#,
+        r#""450.5""#,
+        r#""\u0045RROR""#,
+        "450",
+        "450.5",
+        "4e2",
+        "-0",
+        "-100",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551616",
+        "true",
+        "null",
+        "{}",
+    ] {
+        check(&format!(r#"{{"severity":{value},"message":"m"}}"#), None);
+        check(&format!(r#"{{"severity":{value},"k":1}}"#), None);
+    }
+    let entry = fast(br#"{"severity":"CONFIG","k":1}"#, None, None).unwrap();
+    assert_eq!(entry["severity"], "DEBUG");
+    let entry = fast(br#"{"severity":450.5,"k":1}"#, None, None).unwrap();
+    assert_eq!(entry["severity"], "DEFAULT");
+    assert_eq!(entry["jsonPayload"], json!({"k": 1}));
 }
 
 #[test]
@@ -255,7 +321,15 @@ fn key() -> impl Strategy<Value = String> {
 /// the mistyped cases.
 fn shaped(key: &str) -> BoxedStrategy<String> {
     match key {
-        SEVERITY_KEY => prop::sample::select(vec![r#""ERROR""#, r#""warn""#, "300", r#""bogus""#])
+        SEVERITY_KEY => prop::sample::select(vec![
+            r#""ERROR""#,
+            r#""warn""#,
+            "300",
+            r#""bogus""#,
+            r#""config""#,
+            "450.5",
+            "-3",
+        ])
             .prop_map(str::to_owned)
             .boxed(),
         HTTP_REQUEST_KEY => prop::sample::select(vec![
@@ -269,19 +343,35 @@ fn shaped(key: &str) -> BoxedStrategy<String> {
             r#"{"requestUrl":"\/a"}"#,
             r#"{"latency":"soon"}"#,
             r#"{"cacheHit":"true"}"#,
+            r#"{"cacheHit":"false","cacheLookup":"yes"}"#,
             r#"{ "requestMethod" : "POST" , "status" : 201 }"#,
             r#"{}"#,
             r#"{"requestMethod":null}"#,
         ])
         .prop_map(str::to_owned)
         .boxed(),
-        TIMESTAMP_KEY => Just(r#"{"seconds":"1780000000","nanos":5}"#.to_owned()).boxed(),
+        TIMESTAMP_KEY => prop::sample::select(vec![
+            r#"{"seconds":"1780000000","nanos":5}"#,
+            r#"{"seconds":1780000000}"#,
+        ])
+        .prop_map(str::to_owned)
+        .boxed(),
         TIMESTAMP_SECONDS_KEY => Just("1780000001".to_owned()).boxed(),
         TIMESTAMP_NANOS_KEY => Just("7".to_owned()).boxed(),
         LABELS_KEY => Just(r#"{"a":"b","c":"d"}"#.to_owned()).boxed(),
         SOURCE_LOCATION_KEY => Just(r#"{"file":"a.rs","line":"3"}"#.to_owned()).boxed(),
-        OPERATION_KEY => Just(r#"{"id":"op","first":true}"#.to_owned()).boxed(),
-        TRACE_SAMPLED_KEY | TRACE_SAMPLED_CAMEL_KEY => Just("true".to_owned()).boxed(),
+        OPERATION_KEY => prop::sample::select(vec![
+            r#"{"id":"op","first":true}"#,
+            r#"{"id":"op","producer":"p","first":"true","last":"false"}"#,
+            r#"{"id":"op","first":"yes"}"#,
+        ])
+        .prop_map(str::to_owned)
+        .boxed(),
+        TRACE_SAMPLED_KEY | TRACE_SAMPLED_CAMEL_KEY => {
+            prop::sample::select(vec!["true", r#""false""#])
+                .prop_map(str::to_owned)
+                .boxed()
+        }
         TRACE_KEY | SPAN_ID_KEY | INSERT_ID_KEY => prop::sample::select(vec![
             r#""4bf92f3577b34da6a3ce929d0e0e4736""#,
             r#""projects/x/traces/abc""#,

@@ -173,7 +173,7 @@ const IGNORED: &[(&str, &str)] = &[
     ),
     (
         "require_valid_tags",
-        "every tag is URL-encoded into a valid log name",
+        "every tag is made a valid log id (other characters become `_`); none is rejected",
     ),
     ("label_map", "map labels with a filter instead"),
     ("enable_metadata_agent", "the metadata agent is deprecated"),

@@ -7,14 +7,14 @@
 //! Encoding is deterministic: the same events always give the same requests, the same insertIds
 //! and the same timestamps, so a resent chunk is deduplicated by Cloud Logging.
 
-use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::sync::Arc;
 
 use gcloud_logging::encode::{
     END_REQUEST_BYTES, EntryEncoder, TextEntry, begin_request, encode_entry, end_request,
 };
-use gcloud_logging::ids::InsertId;
+use gcloud_logging::ids::{ContentRecord, InsertId};
+use gcloud_logging::lift::lift_detected_json;
 use gcloud_logging::transcode::{self, JsonEntry, ScanError};
 use gcloud_logging::{LogEntry, LogSplit, WriteLogEntriesRequest, lift_record, log_name};
 use serde_json::{Map, Value};
@@ -209,6 +209,7 @@ impl ChunkEncoder<'_> {
                             return self.encode_json(
                                 b,
                                 json,
+                                Detected::Json,
                                 event,
                                 entry_log_name,
                                 base_id,
@@ -217,6 +218,7 @@ impl ChunkEncoder<'_> {
                         }
                         Err(ScanError::Unsupported) => {
                             if let Ok(map) = serde_json::from_slice(line) {
+                                let map = (map, Detected::Json);
                                 return self.encode_map(
                                     b,
                                     map,
@@ -262,15 +264,18 @@ impl ChunkEncoder<'_> {
                 match transcode::scan_utf8_object(&json.line, &mut self.members) {
                     Ok(()) => {
                         let raw = (json.line.as_ref(), json.without.as_deref());
-                        self.encode_json(b, raw, event, entry_log_name, base_id, entry_max)
+                        let record = Detected::Record;
+                        self.encode_json(b, raw, record, event, entry_log_name, base_id, entry_max)
                     }
                     Err(_) => {
-                        self.encode_map(b, json.to_map(), event, entry_log_name, base_id, entry_max)
+                        let map = (json.to_map(), Detected::Record);
+                        self.encode_map(b, map, event, entry_log_name, base_id, entry_max)
                     }
                 }
             }
             Record::Map(map) => {
-                self.encode_map(b, map.clone(), event, entry_log_name, base_id, entry_max)
+                let map = (map.clone(), Detected::Record);
+                self.encode_map(b, map, event, entry_log_name, base_id, entry_max)
             }
         }
     }
@@ -278,10 +283,12 @@ impl ChunkEncoder<'_> {
     /// A JSON object line whose members `self.members` located: lifted and copied straight
     /// into the request ([`JsonEntry`]). `json` is the line and a key to leave out. An entry
     /// too large for one request goes the general way, which splits it.
+    #[allow(clippy::too_many_arguments)]
     fn encode_json(
         &mut self,
         b: usize,
         json: (&[u8], Option<&str>),
+        detected: Detected,
         event: &Event,
         log_name: Option<Arc<str>>,
         base_id: InsertId,
@@ -296,6 +303,7 @@ impl ChunkEncoder<'_> {
             timestamp: event.time,
             insert_id: base_id.as_str(),
             log_name: log_name.as_deref(),
+            detected_json: detected == Detected::Json,
         };
         let builder = &mut self.builders[b].1;
         let (start, entry_start) = builder.begin();
@@ -309,7 +317,7 @@ impl ChunkEncoder<'_> {
         if let Some(key) = without_key {
             map.remove(key);
         }
-        self.encode_map(b, map, event, log_name, base_id, entry_max);
+        self.encode_map(b, (map, detected), event, log_name, base_id, entry_max);
     }
 
     fn encode_long_text(
@@ -393,13 +401,16 @@ impl ChunkEncoder<'_> {
     fn encode_map(
         &mut self,
         b: usize,
-        map: Map<String, Value>,
+        map: (Map<String, Value>, Detected),
         event: &Event,
         log_name: Option<Arc<str>>,
         base_id: InsertId,
         entry_max: usize,
     ) {
-        let mut entry = lift_record(map, &self.settings.project_id);
+        let mut entry = match map {
+            (map, Detected::Json) => lift_detected_json(map, &self.settings.project_id),
+            (map, Detected::Record) => lift_record(map, &self.settings.project_id),
+        };
         entry.timestamp.get_or_insert(event.time);
         entry
             .insert_id
@@ -429,6 +440,14 @@ impl ChunkEncoder<'_> {
             }),
         }
     }
+}
+
+/// Where a JSON object came from: a structured record, or a text line `detect_json` found to be
+/// JSON (whose payload is always `jsonPayload`, see [`lift_detected_json`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detected {
+    Record,
+    Json,
 }
 
 /// Fills requests for one header, starting a new one before the limit would be passed.
@@ -512,30 +531,26 @@ impl BatchBuilder {
     }
 }
 
-/// The insertId of an event: from its file and offset, else from a hash of its contents and
-/// its position in the chunk (stable for every resend of the chunk).
+/// The insertId of an event: from its file and offset, else from its contents and its position
+/// in the chunk ([`InsertId::from_content`], a fixed and versioned function: stable for every
+/// resend of the chunk, whatever logferry build sends it).
 fn base_insert_id(position: usize, event: &Event) -> InsertId {
-    match event.origin {
-        Some(origin) => InsertId::new(origin.file, origin.offset, None),
-        None => {
-            // SipHash with fixed keys: the same on every run.
-            #[allow(deprecated)]
-            let mut h = std::hash::SipHasher::new();
-            event.tag.hash(&mut h);
-            event.time.seconds.hash(&mut h);
-            event.time.nanos.hash(&mut h);
-            match &event.record {
-                Record::Line(line) => line.hash(&mut h),
-                // A JSON line stored in a disk buffer comes back as its map's JSON: hash that
-                // text, so a replayed event gets the same id.
-                Record::Json(json) if json.without.is_none() => json.line.hash(&mut h),
-                Record::Json(json) => serde_json::to_string(&json.to_map())
-                    .unwrap_or_default()
-                    .hash(&mut h),
-                Record::Map(map) => serde_json::to_string(map).unwrap_or_default().hash(&mut h),
-            }
-            InsertId::new(h.finish(), position as u64, None)
-        }
+    if let Some(origin) = event.origin {
+        return InsertId::new(origin.file, origin.offset, None);
+    }
+    let position = position as u64;
+    let content = |record| InsertId::from_content(&event.tag, event.time, record, position);
+    match &event.record {
+        Record::Line(line) => content(ContentRecord::Bytes(line)),
+        Record::Json(json) if json.without.is_none() => content(ContentRecord::Bytes(&json.line)),
+        // A map, or a JSON line less the key its parser consumed, as its compact JSON. (Behind a
+        // disk buffer the sink only ever sees the records read back from it, all in one form.)
+        Record::Json(json) => content(ContentRecord::Json(
+            &serde_json::to_vec(&json.to_map()).unwrap_or_default(),
+        )),
+        Record::Map(map) => content(ContentRecord::Json(
+            &serde_json::to_vec(map).unwrap_or_default(),
+        )),
     }
 }
 

@@ -285,8 +285,10 @@ fn oversize_json_splits_its_largest_string_field() {
 
 /// A JSON line reaches the same entries whichever way it travels: kept as bytes by `format
 /// json` (copied into the request), as a parsed map (the general path), or as a `format none`
-/// line with `detect_json`. Includes a line too large for one entry, which the copy path hands
-/// to the general one to split.
+/// line with `detect_json` — except that what `detect_json` found is always `jsonPayload`, even
+/// a lone `message` (Google's agent documentation). Includes a line too large for one entry,
+/// which the copy path hands to the general one to split, and a repeated key, which takes the
+/// general path on every way.
 #[test]
 fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
     let big = "y".repeat(3_000);
@@ -294,6 +296,7 @@ fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
         r#"{"severity":"WARNING","time":"2026-11-25T10:00:00.5Z","message":"GET / 200","httpRequest":{"requestMethod":"GET","status":200,"latency":"0.001s","extra":true},"logging.googleapis.com/trace":"4bf92f3577b34da6a3ce929d0e0e4736","n":[1,2.5,{"x":null}]}"#.to_owned(),
         r#"{"message":"only a message"}"#.to_owned(),
         r#"{"a":1,"a":2}"#.to_owned(),
+        r#"{"message":"first","message":"last"}"#.to_owned(),
         format!(r#"{{"message":"m","detail":{{"stack":"{big}"}},"time":"2026-11-25T10:00:01Z"}}"#),
     ];
     let events = |record: &dyn Fn(&str) -> Record| -> Vec<Event> {
@@ -328,11 +331,87 @@ fn json_lines_encode_alike_as_bytes_maps_and_detected_lines() {
     let general = entries(&with_detect, &as_map);
     assert!(general.len() > lines.len(), "the big line was split");
     assert_eq!(entries(&with_detect, &as_json), general);
-    assert_eq!(entries(&with_detect, &as_line), general);
     assert_eq!(general[0]["httpRequest"]["status"], 200);
     assert_eq!(general[0]["timestamp"], "2026-11-25T10:00:00.500Z");
     assert_eq!(general[1]["textPayload"], "only a message");
     assert_eq!(general[2]["jsonPayload"]["a"], 2);
+    assert_eq!(general[3]["textPayload"], "last");
+    let detected = entries(&with_detect, &as_line);
+    assert_eq!(detected.len(), general.len());
+    for (i, (d, g)) in detected.iter().zip(&general).enumerate() {
+        if let Some(text) = g.get("textPayload") {
+            let mut want = g.clone();
+            let want = want.as_object_mut().unwrap();
+            want.remove("textPayload");
+            want.insert("jsonPayload".into(), json!({"message": text}));
+            assert_eq!(d, &serde_json::Value::Object(want.clone()), "entry {i}");
+        } else {
+            assert_eq!(d, g, "entry {i}");
+        }
+    }
+}
+
+/// Events without a file position (the forward input) get insertId function version 1 (see
+/// `gcloud_logging::ids::InsertId::from_content` and the README): pinned here through the
+/// encoder, so neither the function nor which bytes of a record it covers can drift. A JSON
+/// line less its time key is covered as the compact JSON of what is left, as a map is.
+#[test]
+fn events_without_a_file_position_get_insert_id_version_1() {
+    let time = Timestamp {
+        seconds: 1_800_000_000,
+        nanos: 5,
+    };
+    let event = |record: Record| Event {
+        tag: Arc::from("fwd.app"),
+        time,
+        record,
+        origin: None,
+    };
+    let map = |v: serde_json::Value| match v {
+        serde_json::Value::Object(m) => Record::Map(m),
+        _ => unreachable!(),
+    };
+    let json_line = |line: &'static str, without: Option<&str>| {
+        Record::Json(JsonLine {
+            line: Bytes::from_static(line.as_bytes()),
+            without: without.map(Arc::from),
+        })
+    };
+    let events = [
+        event(Record::Line(Bytes::from_static(b"hello"))),
+        event(map(json!({"b": "x", "a": 1}))),
+        event(json_line(r#"{"b": "x", "a":1}"#, None)),
+        event(json_line(
+            r#"{"time":"2027-01-15T08:00:00Z","a":1}"#,
+            Some("time"),
+        )),
+        event(map(json!({"a": 1}))),
+        event(Record::Line(Bytes::from_static(b"hello"))),
+    ];
+    let encoded = encode_chunk(&settings(100_000, 10_000, OversizeEntries::Split), &events);
+    let ids: Vec<String> = encoded
+        .batches
+        .iter()
+        .flat_map(|b| (0..b.entries.len()).map(|i| b.entry(i).to_vec()))
+        .map(|e| {
+            let e: LogEntry = serde_json::from_slice(&e).unwrap();
+            e.insert_id.unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "a9653022dc4b34220000000000000000",
+            "c370fda17d7d1a570000000000000001",
+            "aac61f743dd3a0730000000000000002",
+            "8b180303ef1a01f50000000000000003",
+            "8b180303ef1a01f50000000000000004",
+            "a9653022dc4b34220000000000000005",
+        ]
+    );
+    // Equal records differ by their place in the chunk only.
+    assert_eq!(ids[0][..16], ids[5][..16]);
+    assert_eq!(ids[3][..16], ids[4][..16]);
 }
 
 #[test]
