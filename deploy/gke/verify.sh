@@ -66,7 +66,7 @@ while :; do
 done
 # With structured logs the app line keeps the severity it was written with.
 app_severity="$(grep -F "hello from ${run}" <<<"${lines}" | head -n 1 | cut -f1)"
-echo "OK: every line of ${run} is in Cloud Logging (the app line's severity: ${app_severity:-none})"
+echo "OK: every line of ${run} is in Cloud Logging (the app line's severity: ${app_severity:-DEFAULT})"
 
 sidecar_log="$(kubectl -n "${NAMESPACE}" logs deploy/fast-api-pod -c fluentd-container --tail 10000)"
 if ! grep -qF "Successfully sent to Google Cloud Logging API" <<<"${sidecar_log}"; then
