@@ -182,14 +182,15 @@ fn up_sh_creates_builds_applies_and_verifies_against_the_pod_simulation() {
     // Every gcloud command and role the scripts ran is one deploy/README.md documents.
     let readme = fs::read_to_string(workspace_root().join("deploy/README.md")).unwrap();
     for call in fake.calls_of("gcloud", &[]) {
+        // The command's words: up to its first flag or value (a name the scripts chose).
+        let is_value = |w: &&String| {
+            w.starts_with('-')
+                || w.contains(['.', '@', '"', ' '])
+                || [project, CLUSTER, "logferry"].contains(&w.as_str())
+        };
         let words: Vec<&str> = call
             .iter()
-            .take_while(|w| {
-                !w.starts_with('-')
-                    && !w.contains(['.', '@', '"', ' '])
-                    && w.as_str() != CLUSTER
-                    && w.as_str() != "logferry"
-            })
+            .take_while(|w| !is_value(w))
             .map(String::as_str)
             .collect();
         let command = format!("gcloud {}", words.join(" "));
