@@ -367,12 +367,20 @@ fn workload_identity_binds_the_pods_service_account_to_a_log_writer() {
     );
 }
 
+/// (script, args, env, tool missing from PATH, expected message)
+type MissingCase<'a> = (
+    &'a str,
+    &'a [&'a str],
+    &'a [(&'a str, &'a str)],
+    Option<&'a str>,
+    &'a str,
+);
+
 #[test]
 fn the_scripts_stop_with_a_clear_message_when_a_prerequisite_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeCloud::new(dir.path());
-    // (script, args, env, tool missing from PATH, expected message)
-    let cases: &[(&str, &[&str], &[(&str, &str)], Option<&str>, &str)] = &[
+    let cases: &[MissingCase] = &[
         (
             "create-cluster.sh",
             &[],
