@@ -67,7 +67,9 @@ fn env_value(yaml: &str, var: &str) -> String {
 fn configmap_fluentd_conf(file: &str) -> String {
     let yaml = manifest(file);
     let mut lines = yaml.lines().skip_while(|l| l.trim() != "fluentd.conf: |");
-    lines.next().expect("configmap.yaml has fluentd.conf");
+    lines
+        .next()
+        .unwrap_or_else(|| panic!("{file} has no fluentd.conf"));
     let block: Vec<&str> = lines
         .take_while(|l| l.trim().is_empty() || l.starts_with("    "))
         .collect();
