@@ -54,10 +54,22 @@ spec:
     spec:
       serviceAccountName: logferry
 YAML
-  extra="  - serviceaccount.yaml
-patches:
-  - path: workload-identity.yaml"
+  extra="  - serviceaccount.yaml"
 fi
+# The ConfigMap's hash on the pod template: a changed fluentd.conf rolls the pods too (a
+# ConfigMap change alone restarts nothing).
+config_hash="$(sha256sum "${overlay}/${configmap}" | cut -c1-16)"
+cat > "${overlay}/config-hash.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: fast-api-pod
+spec:
+  template:
+    metadata:
+      annotations:
+        logferry/fluentd-conf-sha256: "${config_hash}"
+YAML
 cat > "${overlay}/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -74,6 +86,9 @@ resources:
   - ${deployment}
   - service.yaml
 ${extra}
+patches:
+  - path: config-hash.yaml
+$([ "${WORKLOAD_IDENTITY}" = 1 ] && echo "  - path: workload-identity.yaml")
 YAML
 kubectl kustomize "${overlay}" > "${overlay}/rendered.yaml"
 if [ "${print}" = 1 ]; then
@@ -86,6 +101,13 @@ if [ "${NAMESPACE}" != default ] && ! kubectl get namespace "${NAMESPACE}" >/dev
   kubectl create namespace "${NAMESPACE}"
 fi
 kubectl apply -f "${overlay}/rendered.yaml"
+# The alerts on failing delivery (deploy/k8s/monitoring.yaml) need Managed Service for
+# Prometheus, on by default on GKE clusters since 1.27.
+if kubectl get crd podmonitorings.monitoring.googleapis.com rules.monitoring.googleapis.com >/dev/null 2>&1; then
+  kubectl -n "${NAMESPACE}" apply -f "${ROOT}/deploy/k8s/monitoring.yaml"
+else
+  echo "Managed Service for Prometheus is off in this cluster: no alerts on the sidecar (deploy/k8s/monitoring.yaml)" >&2
+fi
 kubectl -n "${NAMESPACE}" rollout status deployment/fast-api-pod --timeout 300s
 
 echo "waiting for the load balancer's external IP..."

@@ -179,8 +179,13 @@ fn up_sh_creates_builds_applies_and_verifies_against_the_pod_simulation() {
         1
     );
 
+    // The alerts go with the pod where the cluster has Managed Prometheus.
+    let monitoring = fake.calls_of("kubectl", &["-n", NAMESPACE, "apply", "-f"]);
+    assert_eq!(monitoring.len(), 1, "{:?}", fake.calls());
+    assert!(monitoring[0][4].ends_with("deploy/k8s/monitoring.yaml"));
+
     // Every gcloud command and role the scripts ran is one deploy/README.md documents.
-    let readme = fs::read_to_string(workspace_root().join("deploy/README.md")).unwrap();
+    let readme = deploy_readme();
     for call in fake.calls_of("gcloud", &[]) {
         // The command's words: up to its first flag or value (a name the scripts chose).
         let is_value = |w: &&String| {
@@ -260,6 +265,16 @@ fn up_sh_creates_builds_applies_and_verifies_against_the_pod_simulation() {
         text(&out)
     );
     pod.stop();
+}
+
+/// deploy/README.md with its whitespace runs made single spaces, so a documented command can be
+/// found whatever the line breaks.
+fn deploy_readme() -> String {
+    fs::read_to_string(workspace_root().join("deploy/README.md"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `root/name`, created.
@@ -493,5 +508,81 @@ fn the_scripts_stop_with_a_clear_message_when_a_prerequisite_is_missing() {
                 "{what} ran `{words}` before stopping"
             );
         }
+    }
+}
+
+#[test]
+fn a_second_create_changes_nothing_that_exists_and_down_all_removes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeCloud::new(dir.path());
+    let project = "again-project";
+    let out = fake
+        .script("create-cluster.sh", &[])
+        .env("PROJECT_ID", project)
+        .env("FAKE_EXISTS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for create in [
+        &["artifacts", "repositories", "create"][..],
+        &["iam", "service-accounts", "create"],
+        &["container", "clusters", "create"],
+    ] {
+        assert!(
+            fake.calls_of("gcloud", create).is_empty(),
+            "{create:?} ran again"
+        );
+    }
+    // Roles are granted again (a binding that exists is left as it is by IAM).
+    assert_eq!(
+        fake.calls_of("gcloud", &["container", "clusters", "get-credentials"])
+            .len(),
+        1
+    );
+    let _ = fs::remove_file(&fake.record);
+    let out = fake
+        .script("down.sh", &["--all"])
+        .env("PROJECT_ID", project)
+        .env("FAKE_EXISTS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let deleted: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains(&"delete".to_owned()))
+        .map(|c| c[1..].join(" "))
+        .collect();
+    let region = "--region asia-northeast1";
+    assert_eq!(
+        deleted,
+        [
+            format!("container clusters delete {CLUSTER} {region} --project {project} --quiet"),
+            format!(
+                "artifacts repositories delete logferry --location asia-northeast1 --project {project} --quiet"
+            ),
+            format!(
+                "iam service-accounts delete {} --project {project} --quiet",
+                node_sa(project)
+            ),
+            format!(
+                "iam service-accounts delete {} --project {project} --quiet",
+                build_sa(project)
+            ),
+            format!(
+                "iam service-accounts delete logferry-writer@{project}.iam.gserviceaccount.com --project {project} --quiet"
+            ),
+        ]
+    );
+    let readme = deploy_readme();
+    for command in [
+        "gcloud container clusters delete",
+        "gcloud artifacts repositories delete",
+        "gcloud iam service-accounts delete",
+    ] {
+        assert!(
+            readme.contains(command),
+            "deploy/README.md does not document {command:?}"
+        );
     }
 }
