@@ -111,10 +111,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     // The sidecar first, as a native sidecar starts before the app container.
     let config = pod.write_agent_config(&url)?;
-    let agent_args: Vec<String> = agent_args(&exe)?
-        .iter()
-        .map(|arg| pod.rewrite(arg))
-        .collect();
+    let agent_args: Vec<String> = agent_args()?.iter().map(|arg| pod.rewrite(arg)).collect();
     let agent = spawn(
         Command::new(&exe)
             .args(&agent_args)
@@ -308,26 +305,22 @@ impl Pod {
     }
 }
 
-/// deployment.yaml's sidecar args; the health listener moves to a free local port, and is left
-/// out while this build of logferry does not have it yet.
-fn agent_args(exe: &Path) -> anyhow::Result<Vec<String>> {
+/// deployment.yaml's sidecar args, the health listener moved to a free local port (the pod's
+/// `0.0.0.0:24231` would clash with a second demo and is not needed off the cluster).
+fn agent_args() -> anyhow::Result<Vec<String>> {
     let args = container_args(DEPLOYMENT_YAML, AGENT_CONTAINER)?;
-    let help = Command::new(exe).args(["run", "--help"]).output()?;
-    let has_health = String::from_utf8_lossy(&help.stdout).contains("--health-listen");
-    Ok(local_agent_args(args, has_health))
+    Ok(local_agent_args(args))
 }
 
 /// The sidecar's manifest args for a local run (see [`agent_args`]).
-pub fn local_agent_args(args: Vec<String>, has_health_listen: bool) -> Vec<String> {
+pub fn local_agent_args(args: Vec<String>) -> Vec<String> {
     let mut out = Vec::new();
     let mut words = args.into_iter();
     while let Some(word) = words.next() {
         if word == "--health-listen" {
             let _ = words.next();
-            if has_health_listen {
-                out.push(word);
-                out.push("127.0.0.1:0".into());
-            }
+            out.push(word);
+            out.push("127.0.0.1:0".into());
         } else {
             out.push(word);
         }
@@ -698,17 +691,12 @@ mod tests {
         assert_eq!(&api[..2], ["--bind", "0.0.0.0:5000"]);
         let agent = container_args(DEPLOYMENT_YAML, AGENT_CONTAINER).unwrap();
         assert_eq!(agent[0], "run");
-        let local = local_agent_args(agent.clone(), false);
-        assert!(
-            !local
-                .iter()
-                .any(|a| a.contains("health") || a.contains("24231"))
-        );
-        let local = local_agent_args(agent, true);
+        let local = local_agent_args(agent);
         assert!(
             local
                 .windows(2)
                 .any(|w| w == ["--health-listen", "127.0.0.1:0"])
         );
+        assert!(!local.iter().any(|a| a.contains("24231")));
     }
 }

@@ -185,19 +185,14 @@ impl Drop for Proc {
     }
 }
 
-/// The sidecar's manifest args for a local run: the health listener on a free port (left out
-/// while this build has none yet: issue 8).
+/// The sidecar's manifest args for a local run: the health listener on a free local port.
 fn local_agent_args(args: Vec<String>) -> Vec<String> {
-    let help = Command::new(BIN).args(["run", "--help"]).output().unwrap();
-    let has_health = String::from_utf8_lossy(&help.stdout).contains("--health-listen");
     let mut out = Vec::new();
     let mut words = args.into_iter();
     while let Some(word) = words.next() {
         if word == "--health-listen" {
             words.next();
-            if has_health {
-                out.extend([word, "127.0.0.1:0".to_owned()]);
-            }
+            out.extend([word, "127.0.0.1:0".to_owned()]);
         } else {
             out.push(word);
         }

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::pod::{PROJECT, workspace_root};
+use super::pod::workspace_root;
 use super::support::*;
 
 #[test]
@@ -181,9 +181,4 @@ fn gcloud_config_for(dir: &Path, url: &str) -> PathBuf {
         );
     }
     config
-}
-
-/// The project the pod simulation's entries are under (its fake metadata server says so).
-fn pod_project() -> &'static str {
-    PROJECT
 }

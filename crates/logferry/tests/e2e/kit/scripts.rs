@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use super::super::pod::{CLUSTER, NAMESPACE, PodSim, query};
+use super::super::pod::{CLUSTER, NAMESPACE, PROJECT, PodSim, query};
 use super::*;
 
 const REGISTRY_HOST: &str = "asia-northeast1-docker.pkg.dev";
@@ -35,7 +35,7 @@ fn up_sh_creates_builds_applies_and_verifies_against_the_pod_simulation() {
     let fake = FakeCloud::new(root);
     let emulator = Emulator::start(&fresh_dir(root, "emulator"));
     let mut pod = PodSim::start(&root.join("pod"), &emulator, "configmap.yaml");
-    let project = pod_project();
+    let project = PROJECT;
     let config = gcloud_config_for(root, &emulator.url);
 
     let verify_env = |command: &mut std::process::Command| {
@@ -309,7 +309,7 @@ fn verify_sh_finds_the_lines_the_original_configmap_ships_as_text() {
     let mut pod = PodSim::start(&root.join("pod"), &emulator, "configmap-original.yaml");
     let out = fake
         .script("verify.sh", &[])
-        .env("PROJECT_ID", pod_project())
+        .env("PROJECT_ID", PROJECT)
         .env("NAMESPACE", NAMESPACE)
         .env("API_URL", format!("http://{}", pod.addr))
         .env("REQUESTS", "5")
