@@ -257,6 +257,10 @@ check_dockerfile() {
   grep -qE '^FROM .* AS deps$' "$file" || fail "$file: needs the \`deps\` stage cloudbuild.yml caches"
   grep -qF 'deploy/docker/dependency-stubs.sh' "$file" || fail "$file: the deps stage must build the skeleton of dependency-stubs.sh"
   grep -qF 'COPY --from=build /usr/bin/sleep /usr/bin/sleep' "$file" || fail "$file: the preStop hooks need /usr/bin/sleep"
+  # Without it a checkout older than the skeleton's build leaves cargo thinking the stubs are
+  # fresh, and the image ships an empty `fn main() {}` (seen with a local run of these steps).
+  grep -qF "find crates bench -name '*.rs' -exec touch {} +" "$file" \
+    || fail "$file: the final build must touch the real sources first (or cargo keeps the stubs)"
   grep -qF "target/release/${package}" "$file" || fail "$file: does not take target/release/${package}"
   grep -qE '^USER (65532|nonroot)' "$file" || fail "$file: the runtime user must be non-root"
   grep -qE '^FROM gcr.io/distroless/cc' "$file" || fail "$file: the runtime must be distroless/cc"
