@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Checks the deployment kit offline (run by the `deploy_kit` e2e test, so CI runs it):
-#   1. every Kubernetes manifest validates against the 1.29 schemas and the newest known, strictly;
-#   2. the manifests agree with each other (kustomization, images, the pod's contract);
-#   3. `logferry check` accepts the fluentd.conf embedded in configmap.yaml;
-#   4. the Dockerfiles build with CI's commands and toolchain, and their context holds the workspace;
+# Checks the deployment kit offline (run by the `e2e::kit` test, so CI runs it):
+#   1. every Kubernetes manifest, and every documented `kubectl kustomize` rendering (deploy/k8s
+#      and each variant deploy/gke/apply.sh renders), validates against the 1.29 schemas and the
+#      newest known, strictly; the renderings hold only the registry's images with the build's tag;
+#   2. the manifests agree with each other (the pod's contract, the grace period, the alerts'
+#      metrics, Cloud Build's registry, tags and cache);
+#   3. `logferry check` accepts both ConfigMaps' fluentd.conf, which differ by detect_json alone;
+#   4. the Dockerfiles build with CI's commands and toolchain, their dependency layer's skeleton
+#      is the workspace, and their context holds it;
 #   5. the GKE scripts parse (`bash -n`) and run with `set -euo pipefail`.
 # LOGFERRY is the logferry binary to use (default: `cargo run -p logferry`).
 # CHECK_DEPLOY_BUILD=1 also runs CI's release builds.
@@ -21,16 +25,62 @@ readonly MIN_KUBERNETES=1.29.0
 python3 -c 'import kubernetes_validate, yaml' 2>/dev/null \
   || fail "kubernetes-validate is missing: bash scripts/setup/deploy.sh"
 
-step "1. Kubernetes schemas (${MIN_KUBERNETES} and the newest, strict)"
+step "1. Kubernetes schemas (${MIN_KUBERNETES} and the newest, strict), manifests and renderings"
+command -v kubectl >/dev/null || fail "kubectl is missing (it renders the kustomizations): bash scripts/setup/deploy.sh"
+command -v gcloud >/dev/null || fail "gcloud is missing (deploy/gke/env.sh needs it): bash scripts/setup/deploy.sh"
+render_dir="$(mktemp -d)"
+trap 'rm -rf "${render_dir}"' EXIT
 manifests=()
 for f in deploy/k8s/*.yaml; do
-  [ "$(basename "$f")" = kustomization.yaml ] || manifests+=("$f")
+  case "$(basename "$f")" in
+    # kustomization.yaml is rendered below; monitoring.yaml holds Managed Prometheus CRDs,
+    # which the Kubernetes schemas do not know (its metrics are checked in step 2).
+    kustomization.yaml | monitoring.yaml) ;;
+    *) manifests+=("$f") ;;
+  esac
 done
-[ "${#manifests[@]}" -ge 4 ] || fail "expected at least 4 manifests in deploy/k8s, found ${#manifests[@]}"
-kubernetes-validate --strict --quiet -k "${MIN_KUBERNETES}" "${manifests[@]}" \
-  || fail "a manifest does not validate against Kubernetes ${MIN_KUBERNETES}"
-kubernetes-validate --strict --quiet "${manifests[@]}" \
-  || fail "a manifest does not validate against the newest Kubernetes schemas"
+[ "${#manifests[@]}" -ge 5 ] || fail "expected at least 5 manifests in deploy/k8s, found ${#manifests[@]}"
+kubectl kustomize deploy/k8s > "${render_dir}/base.yaml" || fail "kubectl kustomize deploy/k8s fails"
+# What apply.sh applies, for every variant it documents; the images must be the build's.
+readonly RENDER_PROJECT=check-deploy-project RENDER_TAG=20260101-000000-abc1234
+for variant in "native structured 0" "classic structured 0" "native original 0" "classic original 0" "native structured 1"; do
+  read -r deployment configmap wi <<<"${variant}"
+  out="${render_dir}/apply-${deployment}-${configmap}-wi${wi}.yaml"
+  PROJECT_ID="${RENDER_PROJECT}" TAG="${RENDER_TAG}" DEPLOYMENT="${deployment}" CONFIGMAP="${configmap}"     WORKLOAD_IDENTITY="${wi}" NAMESPACE=shop bash deploy/gke/apply.sh --print > "${out}"     || fail "deploy/gke/apply.sh --print fails for ${variant}"
+done
+renderings=("${render_dir}"/*.yaml)
+kubernetes-validate --strict --quiet -k "${MIN_KUBERNETES}" "${manifests[@]}" "${renderings[@]}" \
+  || fail "a manifest or rendering does not validate against Kubernetes ${MIN_KUBERNETES}"
+kubernetes-validate --strict --quiet "${manifests[@]}" "${renderings[@]}" \
+  || fail "a manifest or rendering does not validate against the newest Kubernetes schemas"
+python3 - "${render_dir}" "${RENDER_PROJECT}" "${RENDER_TAG}" <<'PY'
+import glob, os, sys, yaml
+render_dir, project, tag = sys.argv[1:]
+registry = f"asia-northeast1-docker.pkg.dev/{project}/logferry"
+for path in sorted(glob.glob(os.path.join(render_dir, "apply-*.yaml"))):
+    name = os.path.basename(path)
+    text = open(path).read()
+    for bad in ("PROJECT_ID", ":latest", "gcr.io/"):
+        if bad in text:
+            sys.exit(f"check-deploy: {name} contains {bad!r}")
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    kinds = sorted(d["kind"] for d in docs)
+    want = ["ConfigMap", "Deployment", "Service"] + (["ServiceAccount"] if "wi1" in name else [])
+    if kinds != sorted(want):
+        sys.exit(f"check-deploy: {name} renders {kinds}, expected {sorted(want)}")
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    spec = dep["spec"]["template"]["spec"]
+    images = sorted(c["image"] for c in spec.get("containers", []) + spec.get("initContainers", []))
+    if images != [f"{registry}/logferry:{tag}", f"{registry}/web-api:{tag}"]:
+        sys.exit(f"check-deploy: {name} deploys {images}, not the build's images")
+    if any(d["metadata"].get("namespace") != "shop" for d in docs):
+        sys.exit(f"check-deploy: {name} has an object outside NAMESPACE")
+    conf = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["fluentd.conf"]
+    if ("detect_json true" in conf) != ("-structured-" in name):
+        sys.exit(f"check-deploy: {name} has the wrong ConfigMap")
+    if ("wi1" in name) != (spec.get("serviceAccountName") == "logferry"):
+        sys.exit(f"check-deploy: {name}: serviceAccountName is {spec.get('serviceAccountName')}")
+PY
 
 step "2. the manifests agree with each other"
 python3 - <<'PY'
@@ -47,7 +97,11 @@ k = load("deploy/k8s/kustomization.yaml")[0]
 for r in k["resources"]:
     if not os.path.exists(os.path.join("deploy/k8s", r)):
         fail(f"kustomization.yaml lists {r}, which does not exist")
-image_names = {i["name"] for i in k["images"]}
+# The base names the images `logferry` and `web-api`, which apply.sh's overlay replaces; a
+# rename in the base would make that overlay match nothing (issue 15).
+if k.get("images"):
+    fail("kustomization.yaml must not rename the images: deploy/gke/apply.sh's overlay sets them")
+image_names = {"logferry", "web-api"}
 
 def pod_spec(path):
     (d,) = load(path)
@@ -76,15 +130,15 @@ for path, native in [("deploy/k8s/deployment.yaml", True), ("deploy/k8s/deployme
             fail(f"{path}: logferry must be an ordinary container with a preStop hook")
     for c in (agent, api):
         if c["image"] not in image_names:
-            fail(f"{path}: image {c['image']} has no entry in kustomization.yaml")
+            fail(f"{path}: image {c['image']} is not one apply.sh sets ({sorted(image_names)})")
         sc = c.get("securityContext", {})
         if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False):
             fail(f"{path}: {c['name']} needs a read-only root and no privilege escalation")
         r = c.get("resources", {})
         if not (r.get("requests") and r.get("limits", {}).get("memory")):
             fail(f"{path}: {c['name']} needs resource requests and a memory limit")
-        if not c.get("livenessProbe") or not c.get("readinessProbe"):
-            fail(f"{path}: {c['name']} needs liveness and readiness probes")
+        if not c.get("livenessProbe"):
+            fail(f"{path}: {c['name']} needs a liveness probe")
     if not spec.get("securityContext", {}).get("runAsNonRoot"):
         fail(f"{path}: the pod must run as non-root")
     env = {e["name"]: e for e in agent.get("env", [])}
@@ -99,18 +153,28 @@ for path, native in [("deploy/k8s/deployment.yaml", True), ("deploy/k8s/deployme
     api_mounts = {m["mountPath"]: m["name"] for m in api["volumeMounts"]}
     if mounts.get("/api/log") != api_mounts.get("/api/log") or "/etc/fluentd" not in mounts:
         fail(f"{path}: the sidecar must share /api/log with the API and mount the ConfigMap")
-    probes = [agent[p]["httpGet"] for p in ("livenessProbe", "readinessProbe")]
-    if [p["path"] for p in probes] != ["/healthz", "/readyz"]:
-        fail(f"{path}: the sidecar's probes are /healthz (liveness) and /readyz (readiness)")
-    # The grace period covers the API's shutdown, the preStop wait and the sidecar's drain.
+    if agent["livenessProbe"]["httpGet"]["path"] != "/healthz":
+        fail(f"{path}: the sidecar's liveness probe is /healthz (the process answers)")
+    # A sidecar's readiness counts for the pod: /readyz there would take the API off the load
+    # balancer when Cloud Logging is unreachable (issue 15). Delivery is alerted on instead.
+    if "readinessProbe" in agent:
+        fail(f"{path}: the sidecar must have no readinessProbe (logs must not take the API down)")
+    if not api.get("readinessProbe"):
+        fail(f"{path}: the API needs a readiness probe")
+    # The API keeps serving a few seconds after it is told to stop, while the load balancer
+    # stops routing to it.
+    api_wait = int(api.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", ["", "0"])[-1])
+    if api_wait < 3:
+        fail(f"{path}: the API needs a preStop pause of a few seconds (found {api_wait}s)")
+    # The grace period covers the API's pause and shutdown, the preStop wait and the drain.
     shutdown = dur(arg(api["args"], "--shutdown-timeout", "10s"))
     drain = dur(arg(agent["args"], "--drain-timeout", "25s"))
     wait = 0 if native else int(agent["lifecycle"]["preStop"]["exec"]["command"][-1])
-    if not native and wait <= shutdown:
-        fail(f"{path}: the preStop wait ({wait}s) must outlast the API's shutdown ({shutdown}s)")
+    if not native and wait <= api_wait + shutdown:
+        fail(f"{path}: the sidecar's preStop wait ({wait}s) must outlast the API's pause and shutdown ({api_wait + shutdown}s)")
     if not native and arg(agent["args"], "--writer-exit-marker", None) != arg(api["args"], "--exit-marker", ""):
         fail(f"{path}: the sidecar's --writer-exit-marker must be the API's --exit-marker")
-    budget = (shutdown + drain) if native else (wait + drain)
+    budget = (api_wait + shutdown + drain) if native else (wait + drain)
     if spec["terminationGracePeriodSeconds"] < budget + 5:
         fail(f"{path}: terminationGracePeriodSeconds {spec['terminationGracePeriodSeconds']} < {budget}s + 5s slack")
 
@@ -124,32 +188,79 @@ text = open("deploy/cloudbuild.yml").read()
 for dockerfile in ("deploy/docker/logferry.Dockerfile", "deploy/docker/web-api.Dockerfile"):
     if dockerfile not in text:
         fail(f"cloudbuild.yml does not build {dockerfile}")
-if cb.get("timeout") != "3600s" or len(cb.get("images", [])) < 2 or "--cache-from" not in text or "|| exit 0" not in text:
-    fail("cloudbuild.yml: needs the cache pull (|| exit 0), --cache-from, images and timeout 3600s")
+if cb.get("timeout") != "3600s" or len(cb.get("images", [])) < 2 or "|| exit 0" not in text:
+    fail("cloudbuild.yml: needs the cache pull (|| exit 0), images and timeout 3600s")
+# Artifact Registry, not Container Registry (no pushes since 2025).
+if "-docker.pkg.dev/" not in cb["substitutions"]["_REGISTRY"] or "gcr.io/${PROJECT_ID}" in text:
+    fail("cloudbuild.yml: _REGISTRY must be Artifact Registry (LOCATION-docker.pkg.dev/PROJECT/REPO)")
+# A new tag per build, so a deploy rolls out; never `latest`.
+if "latest" in text or any(not i.endswith(":${_TAG}") for i in cb["images"]):
+    fail("cloudbuild.yml: images are tagged ${_TAG} (a new one per build), never latest")
+# The dependency stage is built, cached and pushed as an image of its own, and both builds
+# take it with --cache-from: the final image's inline cache would not hold it.
+builds = [s["args"] for s in cb["steps"] if s.get("args", [None])[0] == "build"]
+for image in ("${_AGENT_IMAGE}", "${_API_IMAGE}"):
+    cache = f"${{_REGISTRY}}/{image}-deps:cache"
+    deps = [a for a in builds if "--target" in a and cache in a]
+    final = [a for a in builds if "--target" not in a and f"${{_REGISTRY}}/{image}:${{_TAG}}" in a]
+    if len(deps) != 1 or deps[0][deps[0].index("--target") + 1] != "deps" or "BUILDKIT_INLINE_CACHE=1" not in deps[0]:
+        fail(f"cloudbuild.yml: {image} needs one `--target deps` build tagged {cache} with the inline cache")
+    if len(final) != 1 or final[0][final[0].index("--cache-from") + 1] != cache:
+        fail(f"cloudbuild.yml: the {image} build must use --cache-from {cache}")
+    if f"docker pull {cache} || exit 0" not in text or not any(s.get("args") == ["push", cache] for s in cb["steps"]):
+        fail(f"cloudbuild.yml: {cache} must be pulled (|| exit 0) and pushed")
+
+# The alerts use metrics the agent exports.
+import re
+metrics_rs = open("crates/agent/src/metrics.rs").read()
+(_, rules) = load("deploy/k8s/monitoring.yaml")
+exprs = [r["expr"] for g in rules["spec"]["groups"] for r in g["rules"]]
+for name in sorted({m for e in exprs for m in re.findall(r"\b(?:logferry|fluentd)_[a-z_]+", e)}):
+    if f'"{name}"' not in metrics_rs:
+        fail(f"monitoring.yaml uses {name}, which crates/agent/src/metrics.rs does not export")
+if not exprs:
+    fail("monitoring.yaml has no alert")
 PY
 
-step "3. logferry check on configmap.yaml's fluentd.conf"
+step "3. logferry check on both ConfigMaps' fluentd.conf"
 conf_dir="$(mktemp -d)"
-trap 'rm -rf "${conf_dir}"' EXIT
-python3 -c '
+trap 'rm -rf "${conf_dir}" "${render_dir}"' EXIT
+for cm in configmap configmap-original; do
+  python3 -c '
 import sys, yaml
-(cm,) = [d for d in yaml.safe_load_all(open("deploy/k8s/configmap.yaml")) if d]
-sys.stdout.write(cm["data"]["fluentd.conf"])' > "${conf_dir}/fluentd.conf"
-grep -q 'type google_cloud' "${conf_dir}/fluentd.conf" || fail "configmap.yaml's fluentd.conf has no google_cloud output"
-if [ -n "${LOGFERRY:-}" ]; then
-  "${LOGFERRY}" check -c "${conf_dir}/fluentd.conf" >/dev/null \
-    || fail "logferry check rejects configmap.yaml's fluentd.conf"
-else
-  cargo run --quiet -p logferry -- check -c "${conf_dir}/fluentd.conf" >/dev/null \
-    || fail "logferry check rejects configmap.yaml's fluentd.conf"
+(cm,) = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+sys.stdout.write(cm["data"]["fluentd.conf"])' "deploy/k8s/${cm}.yaml" > "${conf_dir}/${cm}.conf"
+  grep -q 'type google_cloud' "${conf_dir}/${cm}.conf" || fail "${cm}.yaml's fluentd.conf has no google_cloud output"
+  if [ -n "${LOGFERRY:-}" ]; then
+    "${LOGFERRY}" check -c "${conf_dir}/${cm}.conf" >/dev/null \
+      || fail "logferry check rejects ${cm}.yaml's fluentd.conf"
+  else
+    cargo run --quiet -p logferry -- check -c "${conf_dir}/${cm}.conf" >/dev/null \
+      || fail "logferry check rejects ${cm}.yaml's fluentd.conf"
+  fi
+done
+# The kit's ConfigMap is the original plus detect_json (and the comment saying why), no more.
+grep -qx '  detect_json true' "${conf_dir}/configmap.conf" || fail "configmap.yaml must turn on detect_json"
+if grep -q detect_json "${conf_dir}/configmap-original.conf"; then
+  fail "configmap-original.yaml must be the original, verbatim"
 fi
+diff <(grep -v -e '^  detect_json true$' -e '^  # ' "${conf_dir}/configmap.conf") \
+  <(grep -v -e '^  # ' "${conf_dir}/configmap-original.conf") >/dev/null \
+  || fail "configmap.yaml and configmap-original.yaml differ by more than detect_json"
 
 step "4. Dockerfiles build with CI's commands and toolchain"
 check_dockerfile() {
   local file="$1" package="$2" build="$3"
-  [ "$(grep -c 'cargo build' "$file")" = 1 ] || fail "$file: expected exactly one cargo build"
-  grep -qF -- "${build} " "$file" || grep -qE -- "${build}\$" "$file" \
-    || fail "$file: its build is not CI's \`${build}\`"
+  # Two builds, both CI's command: the dependencies' (over the skeleton), then the real one.
+  [ "$(grep -c 'cargo build' "$file")" = 2 ] || fail "$file: expected two cargo builds (deps, then the workspace)"
+  [ "$(grep -cE -- "${build}( |\$)" "$file")" = 2 ] || fail "$file: its builds are not both CI's \`${build}\`"
+  grep -qE '^FROM .* AS deps$' "$file" || fail "$file: needs the \`deps\` stage cloudbuild.yml caches"
+  grep -qF 'deploy/docker/dependency-stubs.sh' "$file" || fail "$file: the deps stage must build the skeleton of dependency-stubs.sh"
+  grep -qF 'COPY --from=build /usr/bin/sleep /usr/bin/sleep' "$file" || fail "$file: the preStop hooks need /usr/bin/sleep"
+  # Without it a checkout older than the skeleton's build leaves cargo thinking the stubs are
+  # fresh, and the image ships an empty `fn main() {}` (seen with a local run of these steps).
+  grep -qF "find crates bench -name '*.rs' -exec touch {} +" "$file" \
+    || fail "$file: the final build must touch the real sources first (or cargo keeps the stubs)"
   grep -qF "target/release/${package}" "$file" || fail "$file: does not take target/release/${package}"
   grep -qE '^USER (65532|nonroot)' "$file" || fail "$file: the runtime user must be non-root"
   grep -qE '^FROM gcr.io/distroless/cc' "$file" || fail "$file: the runtime must be distroless/cc"
@@ -168,6 +279,18 @@ check_dockerfile deploy/docker/web-api.Dockerfile web-api "${API_BUILD}"
 # --locked builds need a lockfile in step with the manifests.
 cargo metadata --locked --format-version 1 --no-deps > "${conf_dir}/metadata.json" \
   || fail "Cargo.lock is out of date: \`--locked\` builds would fail"
+# The deps stage's skeleton is the same workspace: the same packages resolve from it, locked.
+sh deploy/docker/dependency-stubs.sh . "${conf_dir}/stubs" || fail "dependency-stubs.sh failed"
+(cd "${conf_dir}/stubs" && cargo metadata --locked --offline --format-version 1 --no-deps) \
+  > "${conf_dir}/stubs.json" 2> "${conf_dir}/stubs.err" \
+  || fail "the dependency skeleton does not load: $(cat "${conf_dir}/stubs.err")"
+python3 - "${conf_dir}/metadata.json" "${conf_dir}/stubs.json" <<'PY'
+import json, sys
+real, stubs = (json.load(open(p)) for p in sys.argv[1:])
+names = lambda m: sorted((p["name"], p["version"]) for p in m["packages"])
+if names(real) != names(stubs):
+    sys.exit(f"check-deploy: the dependency skeleton has {names(stubs)}, the workspace {names(real)}")
+PY
 # The build context must hold every workspace member (.dockerignore must not drop one).
 python3 - "${conf_dir}/metadata.json" <<'PY'
 import fnmatch, json, os, sys
@@ -198,7 +321,7 @@ for p in meta["packages"]:
 for name in ("logferry", "web-api"):
     if name not in bins.get(name, []):
         sys.exit(f"check-deploy: package {name} has no `{name}` binary")
-for path in ("Cargo.toml", "Cargo.lock", "deploy/k8s/deployment.yaml", "deploy/k8s/configmap.yaml"):
+for path in ("Cargo.toml", "Cargo.lock", "deploy/k8s/deployment.yaml", "deploy/k8s/configmap.yaml", "deploy/docker/dependency-stubs.sh"):
     if ignored(path):
         sys.exit(f"check-deploy: .dockerignore drops {path}, which the build needs")
 PY
@@ -208,9 +331,12 @@ if [ "${CHECK_DEPLOY_BUILD:-0}" = 1 ]; then
 fi
 
 step "5. GKE scripts"
-for script in deploy/gke/*.sh; do
+for script in deploy/gke/*.sh deploy/docker/*.sh; do
   bash -n "${script}" || fail "${script} does not parse"
-  grep -q '^set -euo pipefail' "${script}" || fail "${script}: missing set -euo pipefail"
+  grep -qE '^set -(euo pipefail|eu)$' "${script}" || fail "${script}: missing set -euo pipefail"
 done
+if grep -nE 'containerregistry|gcr\.io/\$' deploy/gke/*.sh; then
+  fail "the GKE scripts must use Artifact Registry, not Container Registry"
+fi
 
 step "all checks passed"

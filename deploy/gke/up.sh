@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything in order: cluster, images, manifests, verification.
+# Everything in order: project and cluster, images, manifests, verification.
 set -euo pipefail
 dir="$(dirname "$0")"
 bash "${dir}/create-cluster.sh"

@@ -4,11 +4,16 @@
 //! and `POST /api/config.reload`. Served by `--health-listen`, `<source> @type prometheus` and
 //! `<source> @type monitor_agent` alike.
 //!
+//! The probes and `/metrics` answer anyone who can reach the address (a kubelet or a scraper
+//! reaches a pod on its own IP), but the reload answers only loopback peers: a sidecar bound to
+//! `0.0.0.0` must not let every pod in the cluster make it re-read its config. Inside the pod
+//! (or on the machine) `127.0.0.1` still can, and SIGHUP works everywhere.
+//!
 //! A tiny HTTP/1.1 server of its own (one request per connection): the probes and a scraper
 //! need nothing more, and it keeps a server framework out of the sidecar.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -205,7 +210,7 @@ pub async fn serve(
         };
         let reload = reload.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, reload).await {
+            if let Err(e) = handle(stream, peer.ip(), reload).await {
                 debug!(%peer, error = %e, "health endpoint: connection ended");
             }
         });
@@ -214,6 +219,7 @@ pub async fn serve(
 
 async fn handle(
     mut stream: TcpStream,
+    peer: IpAddr,
     reload: Option<mpsc::Sender<ReloadRequest>>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
@@ -240,7 +246,7 @@ async fn handle(
     let method = words.next().unwrap_or("").to_string();
     let target = words.next().unwrap_or("/");
     let path = target.split('?').next().unwrap_or("/").to_string();
-    let (status, content_type, body) = route(&method, &path, reload).await;
+    let (status, content_type, body) = route(&method, &path, peer, reload).await;
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
@@ -255,9 +261,15 @@ async fn handle(
 const TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
 
+/// Whether `peer` may ask for a reload: only the machine (the pod) itself.
+fn may_reload(peer: IpAddr) -> bool {
+    peer.to_canonical().is_loopback()
+}
+
 async fn route(
     method: &str,
     path: &str,
+    peer: IpAddr,
     reload: Option<mpsc::Sender<ReloadRequest>>,
 ) -> (&'static str, &'static str, String) {
     let get = method == "GET" || method == "HEAD";
@@ -278,6 +290,15 @@ async fn route(
         ),
         "/api/plugins.json" | "/api/plugins" if get => ("200 OK", JSON, plugins_json()),
         // fluentd's RPC answers GET; POST is what a careful client sends.
+        "/api/config.reload" if (method == "POST" || method == "GET") && !may_reload(peer) => {
+            warn!(%peer, "refused a configuration reload from another host");
+            (
+                "403 Forbidden",
+                JSON,
+                r#"{"ok":false,"error":"reload is served to loopback peers only: ask from 127.0.0.1 inside the pod, or send SIGHUP"}"#
+                    .into(),
+            )
+        }
         "/api/config.reload" if method == "POST" || method == "GET" => {
             let Some(reload) = reload else {
                 return (
@@ -366,6 +387,38 @@ mod tests {
         let missing = get(addr, "GET /nope HTTP/1.1\r\n\r\n").await;
         assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
         shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_reload_from_another_host_is_refused_and_the_probes_still_answer_it() {
+        let (tx, mut rx) = mpsc::channel::<ReloadRequest>(1);
+        let pod_peer: IpAddr = "10.8.0.12".parse().unwrap();
+        let (status, _, body) =
+            route("POST", "/api/config.reload", pod_peer, Some(tx.clone())).await;
+        assert_eq!(status, "403 Forbidden");
+        assert!(body.contains("loopback"), "{body}");
+        let mapped: IpAddr = "::ffff:10.8.0.12".parse().unwrap();
+        let (status, _, _) = route("GET", "/api/config.reload", mapped, Some(tx.clone())).await;
+        assert_eq!(status, "403 Forbidden");
+        assert!(
+            rx.try_recv().is_err(),
+            "a refused reload must not reach the supervisor"
+        );
+        for path in ["/healthz", "/metrics"] {
+            let (status, _, _) = route("GET", path, pod_peer, Some(tx.clone())).await;
+            assert_eq!(status, "200 OK", "{path}");
+        }
+        // Loopback, IPv4, IPv6 and IPv4-mapped, is the pod itself: the reload goes through.
+        for local in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(may_reload(local.parse().unwrap()), "{local}");
+        }
+        tokio::spawn(async move {
+            let reply = rx.recv().await.unwrap();
+            let _ = reply.send(Ok("reloaded".into()));
+        });
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let (status, _, body) = route("POST", "/api/config.reload", local, Some(tx)).await;
+        assert_eq!(status, "200 OK", "{body}");
     }
 
     #[tokio::test]

@@ -1,8 +1,9 @@
 //! `logferry demo`: the pod of the original system on one machine. The Cloud Logging emulator
 //! stands in for Google, a temp dir for the pod's emptyDir, and the web API and the sidecar run
 //! with the arguments and the fluentd.conf of `deploy/k8s` (compiled in, so what the demo shows
-//! is what the manifests deploy). Ctrl-C stops them in a native sidecar's order: API, agent,
-//! emulator.
+//! is what the manifests deploy). The ConfigMap's `detect_json true` lifts the API's structured
+//! lines, so the explorer shows their severities, `httpRequest` and traces. Ctrl-C stops them in
+//! a native sidecar's order: API, agent, emulator.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -110,10 +111,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     // The sidecar first, as a native sidecar starts before the app container.
     let config = pod.write_agent_config(&url)?;
-    let agent_args: Vec<String> = agent_args(&exe)?
-        .iter()
-        .map(|arg| pod.rewrite(arg))
-        .collect();
+    let agent_args: Vec<String> = agent_args()?.iter().map(|arg| pod.rewrite(arg)).collect();
     let agent = spawn(
         Command::new(&exe)
             .args(&agent_args)
@@ -155,18 +153,38 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     let query =
         format!(r#"resource.type="k8s_container" resource.labels.cluster_name="{CLUSTER_NAME}""#);
-    // Every request's access line carries the demo's user agent.
-    let access = format!(r#"{query} textPayload:"logferry-demo""#);
+    // Every request's access line carries the demo's user agent in its lifted httpRequest.
+    let access = format!(r#"{query} httpRequest.userAgent="{USER_AGENT}""#);
     wait_for_entries(&exe, &url, &access, sent, &mut children)?;
     let entries = wait_for_entries(&exe, &url, &query, sent, &mut children)?;
-    println!(
-        "{entries} entries in the emulator: an access line per request, and the app's lines\n"
+    // The ConfigMap's `detect_json true` lifts what the API wrote: its errors are ERROR entries,
+    // and a request's lines share the trace it arrived with.
+    let errors = format!(r#"{query} severity>=ERROR"#);
+    let error_count = wait_for_entries(&exe, &url, &errors, errors_sent(sent), &mut children)?;
+    let trace = format!(
+        r#"trace="projects/{PROJECT}/traces/{}""#,
+        trace_id(ERROR_REQUEST)
     );
+    println!("{entries} entries in the emulator: an access line per request, and the app's lines");
+    if sent > ERROR_REQUEST {
+        let traced = wait_for_entries(&exe, &url, &trace, 2, &mut children)?;
+        println!(
+            "{error_count} at severity ERROR or above; {traced} in the trace of the first GET /error"
+        );
+    }
+    println!();
     println!("Open the log viewer:  {url}/");
     println!("Try a query:");
-    println!("  logferry query --emulator {url} '{query}'");
+    for suggestion in [
+        query.as_str(),
+        r#"severity>=ERROR"#,
+        r#"httpRequest.status>=400"#,
+        trace.as_str(),
+    ] {
+        println!("  logferry query --emulator {url} '{suggestion}'");
+    }
     println!(
-        "  logferry query --emulator {url} 'resource.type=\"k8s_container\" textPayload:\"ERROR\"' --format json"
+        "  logferry query --emulator {url} 'severity>=WARNING httpRequest.requestMethod=\"POST\"' --format json"
     );
 
     if !args.exit_after_traffic {
@@ -287,26 +305,22 @@ impl Pod {
     }
 }
 
-/// deployment.yaml's sidecar args; the health listener moves to a free local port, and is left
-/// out while this build of logferry does not have it yet.
-fn agent_args(exe: &Path) -> anyhow::Result<Vec<String>> {
+/// deployment.yaml's sidecar args, the health listener moved to a free local port (the pod's
+/// `0.0.0.0:24231` would clash with a second demo and is not needed off the cluster).
+fn agent_args() -> anyhow::Result<Vec<String>> {
     let args = container_args(DEPLOYMENT_YAML, AGENT_CONTAINER)?;
-    let help = Command::new(exe).args(["run", "--help"]).output()?;
-    let has_health = String::from_utf8_lossy(&help.stdout).contains("--health-listen");
-    Ok(local_agent_args(args, has_health))
+    Ok(local_agent_args(args))
 }
 
 /// The sidecar's manifest args for a local run (see [`agent_args`]).
-pub fn local_agent_args(args: Vec<String>, has_health_listen: bool) -> Vec<String> {
+pub fn local_agent_args(args: Vec<String>) -> Vec<String> {
     let mut out = Vec::new();
     let mut words = args.into_iter();
     while let Some(word) = words.next() {
         if word == "--health-listen" {
             let _ = words.next();
-            if has_health_listen {
-                out.push(word);
-                out.push("127.0.0.1:0".into());
-            }
+            out.push(word);
+            out.push("127.0.0.1:0".into());
         } else {
             out.push(word);
         }
@@ -522,6 +536,22 @@ const TRAFFIC: &[(&str, &str, &str)] = &[
     ("GET", "/error", ""),
 ];
 
+/// The index in [`TRAFFIC`] of `GET /error`, whose access line and app line are both ERROR.
+const ERROR_REQUEST: usize = 9;
+
+/// The demo's requests say who they are: their access lines are found by it.
+const USER_AGENT: &str = "logferry-demo";
+
+/// How many entries at ERROR or above `sent` requests make: two per `GET /error`.
+fn errors_sent(sent: usize) -> usize {
+    2 * (sent / TRAFFIC.len() + usize::from(sent % TRAFFIC.len() > ERROR_REQUEST))
+}
+
+/// The W3C trace id request `i` is sent with (`traceparent`), so each request is a trace.
+fn trace_id(i: usize) -> String {
+    format!("4c6f6766657272792d64656d{i:08x}")
+}
+
 /// Sends `count` requests over one keep-alive connection; returns how many got an answer.
 fn send_traffic(addr: SocketAddr, count: usize) -> anyhow::Result<usize> {
     let stream = TcpStream::connect(addr)?;
@@ -533,8 +563,11 @@ fn send_traffic(addr: SocketAddr, count: usize) -> anyhow::Result<usize> {
         let sep = if path.contains('?') { '&' } else { '?' };
         write!(
             writer,
-            "{method} {path}{sep}demo={i} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: logferry-demo\r\n\
+            "{method} {path}{sep}demo={i} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {USER_AGENT}\r\n\
+             traceparent: 00-{}-{:016x}-01\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            trace_id(i),
+            i + 1,
             body.len()
         )?;
         read_response(&mut reader).with_context(|| format!("{method} {path}"))?;
@@ -616,16 +649,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_configmap_block_is_the_original_fluentd_conf() {
+    fn the_configmap_block_is_the_original_fluentd_conf_with_structured_logs() {
         let conf = configmap_fluentd_conf(CONFIGMAP_YAML).unwrap();
         assert!(
             conf.starts_with("# Web-API log file -> fluentd log file\n<source>\n  type tail\n")
         );
         assert!(conf.contains("  path /api/log/app.log\n  pos_file /api/log/app.log.pos\n"));
         assert!(
-            conf.ends_with("<match **>\n  type google_cloud\n</match>\n"),
+            conf.ends_with("  type google_cloud\n  # The API's lines are structured JSON: lift severity, httpRequest, trace... (see above)\n  detect_json true\n</match>\n"),
             "{conf}"
         );
+    }
+
+    #[test]
+    fn the_error_count_follows_the_traffic_cycle() {
+        assert_eq!(TRAFFIC[ERROR_REQUEST], ("GET", "/error", ""));
+        assert_eq!(errors_sent(9), 0);
+        assert_eq!(errors_sent(10), 2);
+        assert_eq!(errors_sent(30), 6);
+        assert_eq!(errors_sent(50), 10);
+        assert_eq!(errors_sent(59), 10);
+        assert_eq!(errors_sent(60), 12);
+        assert_eq!(trace_id(ERROR_REQUEST).len(), 32);
     }
 
     #[test]
@@ -635,7 +680,7 @@ mod tests {
             agent_config(&conf, Path::new("/tmp/x/api/log"), "  endpoint http://e\n").unwrap();
         assert!(out.contains("path /tmp/x/api/log/app.log\n"));
         assert!(
-            out.ends_with("  type google_cloud\n  endpoint http://e\n</match>\n"),
+            out.ends_with("  detect_json true\n  endpoint http://e\n</match>\n"),
             "{out}"
         );
     }
@@ -646,17 +691,12 @@ mod tests {
         assert_eq!(&api[..2], ["--bind", "0.0.0.0:5000"]);
         let agent = container_args(DEPLOYMENT_YAML, AGENT_CONTAINER).unwrap();
         assert_eq!(agent[0], "run");
-        let local = local_agent_args(agent.clone(), false);
-        assert!(
-            !local
-                .iter()
-                .any(|a| a.contains("health") || a.contains("24231"))
-        );
-        let local = local_agent_args(agent, true);
+        let local = local_agent_args(agent);
         assert!(
             local
                 .windows(2)
                 .any(|w| w == ["--health-listen", "127.0.0.1:0"])
         );
+        assert!(!local.iter().any(|a| a.contains("24231")));
     }
 }

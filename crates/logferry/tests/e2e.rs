@@ -5,6 +5,7 @@ mod e2e {
     pub mod cloud_logging;
     pub mod disk_buffer;
     pub mod forward;
+    pub mod kit;
     pub mod operations;
     pub mod pod;
     pub mod support;

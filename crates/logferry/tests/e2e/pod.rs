@@ -1,7 +1,7 @@
 //! The pod of deploy/k8s/deployment.yaml on one machine: the web API and the logferry sidecar as
 //! separate processes with the manifests' arguments and the ConfigMap's fluentd.conf, a fake GKE
-//! metadata server, and the emulator as Cloud Logging. Also `logferry demo`, and the deployment
-//! kit's offline checks (scripts/check-deploy.sh).
+//! metadata server, and the emulator as Cloud Logging ([`PodSim`], which the deployment kit's
+//! tests in `kit.rs` also run). Also `logferry demo`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -13,13 +13,14 @@ use std::time::Instant;
 
 use super::support::*;
 
-const PROJECT: &str = "fastapi-project-303004";
-const CLUSTER: &str = "fastapi-cluster";
+/// What the fake metadata server and the downward API say about the pod.
+pub const PROJECT: &str = "fastapi-project-303004";
+pub const CLUSTER: &str = "fastapi-cluster";
 const LOCATION: &str = "asia-northeast1";
 const POD: &str = "fast-api-pod-7c9d8f6b5-x2x4q";
-const NAMESPACE: &str = "shop";
+pub const NAMESPACE: &str = "shop";
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -62,11 +63,13 @@ fn env_value(yaml: &str, var: &str) -> String {
     line.strip_prefix("value:").unwrap().trim().to_owned()
 }
 
-/// configmap.yaml's `fluentd.conf`, unindented.
-fn configmap_fluentd_conf() -> String {
-    let yaml = manifest("configmap.yaml");
+/// The `fluentd.conf` of ConfigMap manifest `file`, unindented.
+fn configmap_fluentd_conf(file: &str) -> String {
+    let yaml = manifest(file);
     let mut lines = yaml.lines().skip_while(|l| l.trim() != "fluentd.conf: |");
-    lines.next().expect("configmap.yaml has fluentd.conf");
+    lines
+        .next()
+        .unwrap_or_else(|| panic!("{file} has no fluentd.conf"));
     let block: Vec<&str> = lines
         .take_while(|l| l.trim().is_empty() || l.starts_with("    "))
         .collect();
@@ -144,7 +147,7 @@ fn serve_metadata(stream: TcpStream, answers: &HashMap<&str, String>) {
 }
 
 /// A child process with its output in a file.
-struct Proc {
+pub struct Proc {
     child: Child,
     log: PathBuf,
 }
@@ -160,12 +163,12 @@ impl Proc {
         Proc { child, log }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGTERM, then waits for exit 0; returns the log.
-    fn stop(&mut self, what: &str) -> String {
+    pub fn stop(&mut self, what: &str) -> String {
         let pid = rustix::process::Pid::from_child(&self.child);
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
         let status = wait_exit(&mut self.child);
@@ -182,19 +185,14 @@ impl Drop for Proc {
     }
 }
 
-/// The sidecar's manifest args for a local run: the health listener on a free port (left out
-/// while this build has none yet: issue 8).
+/// The sidecar's manifest args for a local run: the health listener on a free local port.
 fn local_agent_args(args: Vec<String>) -> Vec<String> {
-    let help = Command::new(BIN).args(["run", "--help"]).output().unwrap();
-    let has_health = String::from_utf8_lossy(&help.stdout).contains("--health-listen");
     let mut out = Vec::new();
     let mut words = args.into_iter();
     while let Some(word) = words.next() {
         if word == "--health-listen" {
             words.next();
-            if has_health {
-                out.extend([word, "127.0.0.1:0".to_owned()]);
-            }
+            out.extend([word, "127.0.0.1:0".to_owned()]);
         } else {
             out.push(word);
         }
@@ -275,7 +273,7 @@ fn drive(addr: SocketAddr, total: usize, connections: usize) {
 }
 
 /// Every entry of `project` matching `filter`, via `logferry query`.
-fn query(emulator: &Emulator, project: &str, filter: &str) -> Vec<serde_json::Value> {
+pub fn query(emulator: &Emulator, project: &str, filter: &str) -> Vec<serde_json::Value> {
     let out = Command::new(BIN)
         .args(["query", "--emulator", &emulator.url, "--project", project])
         .args(["--limit", "1000000", "--order", "asc", "--format", "json"])
@@ -290,86 +288,130 @@ fn query(emulator: &Emulator, project: &str, filter: &str) -> Vec<serde_json::Va
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The pod of deployment.yaml on this machine: the sidecar (started first, as a native sidecar
+/// is) and the API as separate processes with the manifests' args, the `fluentd.conf` of a
+/// ConfigMap manifest with the emulator's `endpoint` added, a fake GKE metadata server, and the
+/// pod's directories under a temp dir.
+pub struct PodSim {
+    pub agent: Proc,
+    pub api: Proc,
+    pub addr: SocketAddr,
+    pub api_log: PathBuf,
+    marker: PathBuf,
+}
+
+impl PodSim {
+    /// Starts the pod under `root` shipping to `emulator`, with `configmap` (a file of deploy/k8s).
+    pub fn start(root: &Path, emulator: &Emulator, configmap: &str) -> PodSim {
+        let api_log = root.join("api/log");
+        for d in ["api/log", "var/log", "etc/fluentd", "tmp"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let metadata = fake_metadata_server();
+        let deployment = manifest("deployment.yaml");
+
+        // The ConfigMap unchanged but for the emptyDir's place and the emulator's address: the
+        // project, cluster and location come from the metadata server, the pod from the env.
+        let conf = configmap_fluentd_conf(configmap)
+            .replace("/api/log", &api_log.display().to_string())
+            .replace(
+                "type google_cloud\n",
+                &format!("type google_cloud\n  endpoint {}\n", emulator.url),
+            );
+        assert!(conf.contains("endpoint http://"), "{conf}");
+        let conf_path = root.join("etc/fluentd/fluentd.conf");
+        fs::write(&conf_path, conf).unwrap();
+
+        let fluentd_args = env_value(&deployment, "FLUENTD_ARGS");
+        assert_eq!(fluentd_args, "-c /etc/fluentd/fluentd.conf");
+        let agent = Proc::spawn(
+            Command::new(BIN)
+                .args(
+                    local_agent_args(container_args(&deployment, "fluentd-container"))
+                        .into_iter()
+                        .map(|a| a.replace("/api/log", &api_log.display().to_string())),
+                )
+                .env(
+                    "FLUENTD_ARGS",
+                    fluentd_args.replace(
+                        "/etc/fluentd",
+                        &root.join("etc/fluentd").display().to_string(),
+                    ),
+                )
+                .env("GCE_METADATA_HOST", metadata.to_string())
+                .env("POD_NAME", POD)
+                .env("POD_NAMESPACE", NAMESPACE)
+                .env("CONTAINER_NAME", env_value(&deployment, "CONTAINER_NAME"))
+                .env("TMPDIR", root.join("tmp")),
+            root.join("agent.log"),
+        );
+        wait_until("the sidecar to start", || {
+            agent.log().contains("using configuration file")
+        });
+
+        let port_file = root.join("web-api.port");
+        let mut api_args = container_args(&deployment, "fast-api-container");
+        for i in 0..api_args.len() {
+            if i > 0 && api_args[i - 1] == "--bind" {
+                api_args[i] = "127.0.0.1:0".into();
+            } else if let Some(rest) = api_args[i].strip_prefix("/api/log") {
+                api_args[i] = format!("{}{rest}", api_log.display());
+            }
+        }
+        assert!(api_args.contains(&format!("{}/app.log", api_log.display())));
+        let marker = PathBuf::from(
+            &api_args[api_args.iter().position(|a| a == "--exit-marker").unwrap() + 1],
+        );
+        let api = Proc::spawn(
+            Command::new(web_api_bin())
+                .args(&api_args)
+                .arg("--port-file")
+                .arg(&port_file)
+                .stdin(Stdio::null()),
+            root.join("web-api.log"),
+        );
+        wait_until("the API to listen", || {
+            fs::read_to_string(&port_file).is_ok_and(|t| t.ends_with('\n'))
+        });
+        let addr: SocketAddr = fs::read_to_string(&port_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        PodSim {
+            agent,
+            api,
+            addr,
+            api_log,
+            marker,
+        }
+    }
+
+    /// Stops the pod in native-sidecar order (the API, then the sidecar, which drains); returns
+    /// the sidecar's log.
+    pub fn stop(&mut self) -> String {
+        self.api.stop("the API");
+        assert!(
+            fs::read_to_string(&self.marker)
+                .unwrap()
+                .contains(r#""drained":true"#)
+        );
+        let agent_log = self.agent.stop("the sidecar");
+        assert!(
+            agent_log.contains("every line read was delivered"),
+            "{agent_log}"
+        );
+        agent_log
+    }
+}
+
 #[test]
 fn a_pod_of_the_manifests_ships_every_one_of_10000_requests_once_with_k8s_container_labels() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let api_log = root.join("api/log");
-    for d in ["api/log", "var/log", "etc/fluentd", "tmp"] {
-        fs::create_dir_all(root.join(d)).unwrap();
-    }
     let emulator = Emulator::start(root);
-    let metadata = fake_metadata_server();
-    let deployment = manifest("deployment.yaml");
-
-    // The ConfigMap unchanged but for the emptyDir's place and the emulator's address: the
-    // project, cluster and location come from the metadata server, the pod from the env.
-    let conf = configmap_fluentd_conf()
-        .replace("/api/log", &api_log.display().to_string())
-        .replace(
-            "type google_cloud\n",
-            &format!("type google_cloud\n  endpoint {}\n", emulator.url),
-        );
-    assert!(conf.contains("endpoint http://"), "{conf}");
-    let conf_path = root.join("etc/fluentd/fluentd.conf");
-    fs::write(&conf_path, conf).unwrap();
-
-    // The native sidecar starts first.
-    let fluentd_args = env_value(&deployment, "FLUENTD_ARGS");
-    assert_eq!(fluentd_args, "-c /etc/fluentd/fluentd.conf");
-    let mut agent = Proc::spawn(
-        Command::new(BIN)
-            .args(
-                local_agent_args(container_args(&deployment, "fluentd-container"))
-                    .into_iter()
-                    .map(|a| a.replace("/api/log", &api_log.display().to_string())),
-            )
-            .env(
-                "FLUENTD_ARGS",
-                fluentd_args.replace(
-                    "/etc/fluentd",
-                    &root.join("etc/fluentd").display().to_string(),
-                ),
-            )
-            .env("GCE_METADATA_HOST", metadata.to_string())
-            .env("POD_NAME", POD)
-            .env("POD_NAMESPACE", NAMESPACE)
-            .env("CONTAINER_NAME", env_value(&deployment, "CONTAINER_NAME"))
-            .env("TMPDIR", root.join("tmp")),
-        root.join("agent.log"),
-    );
-    wait_until("the sidecar to start", || {
-        agent.log().contains("using configuration file")
-    });
-
-    let port_file = root.join("web-api.port");
-    let mut api_args = container_args(&deployment, "fast-api-container");
-    for i in 0..api_args.len() {
-        if i > 0 && api_args[i - 1] == "--bind" {
-            api_args[i] = "127.0.0.1:0".into();
-        } else if let Some(rest) = api_args[i].strip_prefix("/api/log") {
-            api_args[i] = format!("{}{rest}", api_log.display());
-        }
-    }
-    assert!(api_args.contains(&format!("{}/app.log", api_log.display())));
-    let marker =
-        PathBuf::from(&api_args[api_args.iter().position(|a| a == "--exit-marker").unwrap() + 1]);
-    let mut api = Proc::spawn(
-        Command::new(web_api_bin())
-            .args(&api_args)
-            .arg("--port-file")
-            .arg(&port_file)
-            .stdin(Stdio::null()),
-        root.join("web-api.log"),
-    );
-    wait_until("the API to listen", || {
-        fs::read_to_string(&port_file).is_ok_and(|t| t.ends_with('\n'))
-    });
-    let addr: SocketAddr = fs::read_to_string(&port_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let mut pod = PodSim::start(root, &emulator, "configmap.yaml");
+    let addr = pod.addr;
 
     let total = 10_000;
     let start = Instant::now();
@@ -377,19 +419,9 @@ fn a_pod_of_the_manifests_ships_every_one_of_10000_requests_once_with_k8s_contai
     eprintln!("{total} requests in {:?}", start.elapsed());
 
     // Native-sidecar order: the app container stops first, then the sidecar drains.
-    api.stop("the API");
-    assert!(
-        fs::read_to_string(&marker)
-            .unwrap()
-            .contains(r#""drained":true"#)
-    );
-    let agent_log = agent.stop("the sidecar");
-    assert!(
-        agent_log.contains("every line read was delivered"),
-        "{agent_log}"
-    );
+    pod.stop();
 
-    let lines_written = count_lines(&api_log.join("app.log"));
+    let lines_written = count_lines(&pod.api_log.join("app.log"));
     let entries = query(
         &emulator,
         PROJECT,
@@ -420,13 +452,22 @@ fn a_pod_of_the_manifests_ships_every_one_of_10000_requests_once_with_k8s_contai
         assert_eq!(entry["resource"]["labels"], want_labels, "{entry}");
         assert_eq!(entry["logName"], format!("projects/{PROJECT}/logs/app.log"));
         assert!(insert_ids.insert(entry["insertId"].as_str().unwrap().to_owned()));
-        // `format none`: the API's JSON line is the text payload.
-        let text = entry["textPayload"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{entry}"));
-        let line: serde_json::Value = serde_json::from_str(text).unwrap();
-        if let Some(url) = line["httpRequest"]["requestUrl"].as_str() {
+        // The kit's ConfigMap lifts the API's structured lines: every entry has the severity
+        // its line was written with, and the access lines carry their httpRequest. (A line
+        // left with only its `message` becomes the textPayload, as with Google's agents.)
+        assert!(
+            entry["textPayload"].is_string() || entry["jsonPayload"]["message"].is_string(),
+            "{entry}"
+        );
+        assert!(entry["sourceLocation"]["file"].is_string(), "{entry}");
+        assert_ne!(entry["severity"], "DEFAULT", "{entry}");
+        if let Some(url) = entry["httpRequest"]["requestUrl"].as_str() {
             let n: usize = url.rsplit("r=").next().unwrap().parse().unwrap();
+            assert_eq!(
+                entry["httpRequest"]["status"].as_u64(),
+                Some(u64::from(request(n, addr).1)),
+                "{entry}"
+            );
             seen[n] += 1;
         }
     }
@@ -459,6 +500,9 @@ fn logferry_demo_runs_the_pod_sends_traffic_and_stops_it_in_native_sidecar_order
         "Open the log viewer:  http://127.0.0.1:",
         "logferry query --emulator http://127.0.0.1:",
         r#"'resource.type="k8s_container" resource.labels.cluster_name="fastapi-cluster"'"#,
+        "'severity>=ERROR'",
+        "'trace=\"projects/local-project/traces/",
+        "10 at severity ERROR or above; 2 in the trace of the first GET /error",
         "stopping the pod in native-sidecar order\n  web API exited (exit status: 0)\n  logferry sidecar exited (exit status: 0): every line read was delivered",
         "emulator exited (exit status: 0)",
     ] {
@@ -467,7 +511,7 @@ fn logferry_demo_runs_the_pod_sends_traffic_and_stops_it_in_native_sidecar_order
     // The emulator's data outlives the demo: every request's access line is there, once.
     let emulator = Emulator::start(dir.path());
     let access = emulator.query(
-        r#"resource.type="k8s_container" resource.labels.cluster_name="fastapi-cluster" textPayload:"logferry-demo""#,
+        r#"resource.type="k8s_container" resource.labels.cluster_name="fastapi-cluster" httpRequest.userAgent="logferry-demo""#,
     );
     assert_eq!(access.len(), 50);
     assert!(
@@ -475,31 +519,29 @@ fn logferry_demo_runs_the_pod_sends_traffic_and_stops_it_in_native_sidecar_order
             .iter()
             .all(|e| e["resource"]["labels"]["container_name"] == "fast-api-container")
     );
-}
-
-mod deploy_kit {
-    use super::*;
-
-    #[test]
-    fn the_manifests_dockerfiles_and_scripts_pass_check_deploy() {
-        let root = workspace_root();
-        let setup = Command::new("bash")
-            .arg("scripts/setup/deploy.sh")
-            .current_dir(&root)
-            .status()
-            .unwrap();
-        assert!(setup.success(), "scripts/setup/deploy.sh failed");
-        let out = Command::new("bash")
-            .arg("scripts/check-deploy.sh")
-            .current_dir(&root)
-            .env("LOGFERRY", BIN)
-            .output()
-            .unwrap();
+    // The suggested query finds the API's errors, with their httpRequest lifted: five GET /error,
+    // each an ERROR access line (status 500) and the ERROR line the handler logged.
+    let errors = emulator.query("severity>=ERROR");
+    assert_eq!(errors.len(), 10, "{errors:#?}");
+    let access_errors: Vec<_> = errors
+        .iter()
+        .filter(|e| e["httpRequest"]["status"] == 500)
+        .collect();
+    assert_eq!(access_errors.len(), 5, "{errors:#?}");
+    assert!(access_errors.iter().all(|e| {
+        e["severity"] == "ERROR"
+            && e["httpRequest"]["requestMethod"] == "GET"
+            && e["httpRequest"]["requestUrl"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("/error?demo="))
+    }));
+    // Every request is a trace: an error's access line and app line share it.
+    for entry in &access_errors {
+        let trace = entry["trace"].as_str().unwrap();
         assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            trace.starts_with("projects/local-project/traces/"),
+            "{entry}"
         );
+        assert_eq!(emulator.query(&format!("trace=\"{trace}\"")).len(), 2);
     }
 }
