@@ -11,13 +11,12 @@
 mod fake;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use agent::event::{Event, Record};
 use agent::runtime::{RunOptions, run};
-use agent::sinks::Sink;
 use agent::sinks::google_cloud::{self, GoogleCloudConfig};
+use agent::sinks::{Delivery, Sink};
 use fake::FakeLogging;
 use gcloud_logging::Timestamp;
 use serde_json::{Map, Value, json};
@@ -342,9 +341,10 @@ async fn every_request_for_a_broad_corpus_matches_googles_schema() {
     })
     .await
     .unwrap();
-    tokio::time::timeout(DEADLINE, sink.send(Arc::new(forward_events())))
+    tokio::time::timeout(DEADLINE, sink.send(Delivery::new(forward_events())))
         .await
         .expect("forward events sent in time")
+        .1
         .expect("forward events delivered");
 
     let sentinels = [
