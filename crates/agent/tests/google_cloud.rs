@@ -2,6 +2,7 @@
 //! detection, tokens, size limits, retries, partial errors and idempotent resends.
 
 #[path = "google_cloud/fake.rs"]
+#[allow(dead_code)]
 mod fake;
 
 use std::collections::BTreeSet;
@@ -136,9 +137,10 @@ async fn text_lines_are_sent_as_text_payload_entries() {
     assert_eq!(
         body,
         concat!(
-            r#"{"labels":{"env":"test"},"partialSuccess":true,"resource":{"labels":{"project_id":"test-project"},"type":"global"},"entries":["#,
-            r#"{"logName":"projects/test-project/logs/app.log","insertId":"00000000000000070000000000000000","timestamp":"2026-11-25T10:00:00.123456789Z","textPayload":"INFO: 10.0.0.1 \"GET /health HTTP/1.1\" 200 OK"},"#,
-            r#"{"logName":"projects/test-project/logs/app.log","insertId":"0000000000000007000000000000002e","timestamp":"2026-11-25T10:00:00.123456789Z","textPayload":"tab\there, emoji 😀, bad � byte"}"#,
+            // One tag in the chunk: the log is named once, in the request.
+            r#"{"labels":{"env":"test"},"logName":"projects/test-project/logs/app.log","partialSuccess":true,"resource":{"labels":{"project_id":"test-project"},"type":"global"},"entries":["#,
+            r#"{"insertId":"00000000000000070000000000000000","timestamp":"2026-11-25T10:00:00.123456789Z","textPayload":"INFO: 10.0.0.1 \"GET /health HTTP/1.1\" 200 OK"},"#,
+            r#"{"insertId":"0000000000000007000000000000002e","timestamp":"2026-11-25T10:00:00.123456789Z","textPayload":"tab\there, emoji 😀, bad � byte"}"#,
             "]}"
         )
     );
@@ -190,8 +192,8 @@ async fn json_records_lift_every_special_field() {
     };
     send(&sink, vec![map_event, text_line, lone_message]).await;
     let body = body_json(&logging, 0);
+    assert_eq!(body["logName"], "projects/test-project/logs/api");
     let expected = json!({
-        "logName": "projects/test-project/logs/api",
         "insertId": "custom-id-1",
         "timestamp": "2026-11-25T10:00:01.500Z",
         "severity": "WARNING",
@@ -211,7 +213,6 @@ async fn json_records_lift_every_special_field() {
     assert_eq!(
         body["entries"][2],
         json!({
-            "logName": "projects/test-project/logs/api",
             "insertId": "00000000000000010000000000000384",
             "timestamp": "2026-11-25T10:00:00Z",
             "textPayload": "just text"
@@ -251,10 +252,10 @@ async fn python_logging_text_lines_are_sent_verbatim() {
         .collect();
     assert_eq!(texts, python);
     let body = body_json(&logging, 0);
+    assert_eq!(body["logName"], "projects/test-project/logs/app.log");
     assert_eq!(
         body["entries"][3],
         json!({
-            "logName": "projects/test-project/logs/app.log",
             "insertId": "000000000000000300000000000000a8",
             "timestamp": "2026-11-25T10:00:00.000001Z",
             "textPayload": "  File \"/app/main.py\", line 42, in get_item"
@@ -297,7 +298,7 @@ async fn resource_is_detected_on_gke() {
     send(&sink, lines(1, 10)).await;
     assert_eq!(body_json(&logging, 0)["resource"]["type"], "k8s_container");
     assert_eq!(
-        body_json(&logging, 0)["entries"][0]["logName"],
+        body_json(&logging, 0)["logName"],
         "projects/gke-project/logs/app.log"
     );
 
@@ -759,6 +760,41 @@ async fn gzip_bodies_decompress_to_the_same_json() {
         r.body.len()
     );
     assert_eq!(logging.accepted().len(), 200);
+}
+
+#[tokio::test]
+async fn a_chunk_of_several_tags_names_the_log_in_each_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let logging = FakeLogging::start().await;
+    let sink = start_sink(config(&logging, dir.path())).await;
+    let t = ts("2026-11-25T10:00:00Z");
+    send(
+        &sink,
+        vec![line("app.log", 1, 0, b"a1", t), line("web", 2, 0, b"w1", t)],
+    )
+    .await;
+    let body = body_json(&logging, 0);
+    assert!(body.get("logName").is_none(), "{body}");
+    assert_eq!(
+        body["entries"][0]["logName"],
+        "projects/test-project/logs/app.log"
+    );
+    assert_eq!(
+        body["entries"][1]["logName"],
+        "projects/test-project/logs/web"
+    );
+    let accepted = logging.accepted();
+    let names: Vec<&str> = accepted
+        .iter()
+        .map(|e| e.log_name.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "projects/test-project/logs/app.log",
+            "projects/test-project/logs/web"
+        ]
+    );
 }
 
 #[tokio::test]

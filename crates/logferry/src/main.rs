@@ -1,11 +1,12 @@
 //! The `logferry` binary: parses flags and wires the crates. `run` is the sidecar (also what a
 //! bare `logferry -c FILE` or the `FLUENTD_ARGS` environment variable of the original
 //! Deployment starts), `check` validates a config like `fluentd --dry-run`.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod check;
 mod demo;
 mod logging;
+mod memory;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -135,6 +136,7 @@ fn block_on(future: impl std::future::Future<Output = anyhow::Result<()>>) -> Ex
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    memory::return_large_blocks();
     logging::init(args.log_format, &args.log_level);
     let path = config_path(args.config.clone());
     let (pipeline, warnings) = match agent::config::load(&path) {

@@ -114,6 +114,8 @@ struct Chunk {
     attempt: u32,
     /// What this chunk counts for in the runner's `held` bytes now.
     counted: usize,
+    /// When it was sealed.
+    sealed_at: Instant,
 }
 
 /// Starts an output's runner. It stops once every handle is dropped and every chunk is
@@ -193,6 +195,7 @@ impl Open {
             acks: std::mem::take(&mut self.acks),
             attempt: 0,
             counted: 0,
+            sealed_at: Instant::now(),
         }
     }
 }
@@ -253,12 +256,15 @@ impl Runner {
                 queued.push_back(chunk);
             }
             // Prepare ahead of the free send slots, one more than they need, so a slot that
-            // frees up sends at once.
+            // frees up sends at once; but only what is worth a send now (`worth_sending`).
             let free = self
                 .limiter
                 .limit()
                 .saturating_sub(self.limiter.in_flight());
-            while preparing.len() < self.preparing_at_once && ready.len() + preparing.len() <= free
+            let busy = in_flight.len() + preparing.len() + ready.len();
+            while preparing.len() < self.preparing_at_once
+                && ready.len() + preparing.len() <= free
+                && self.worth_sending(&queued, &open, input_open, busy)
             {
                 let Some(mut chunk) = queued.pop_front() else {
                     break;
@@ -277,24 +283,13 @@ impl Runner {
                 self.limiter.launched();
                 let sink = self.sink.clone();
                 in_flight.spawn(async move {
-                    let Chunk {
-                        delivery,
-                        acks,
-                        attempt,
-                        counted,
-                    } = chunk;
+                    let mut chunk = chunk;
+                    let delivery =
+                        std::mem::replace(&mut chunk.delivery, Delivery::new(Vec::new()));
                     let sent_at = Instant::now();
                     let (delivery, result) = sink.send(delivery).await;
-                    (
-                        Chunk {
-                            delivery,
-                            acks,
-                            attempt,
-                            counted,
-                        },
-                        sent_at,
-                        result,
-                    )
+                    chunk.delivery = delivery;
+                    (chunk, sent_at, result)
                 });
             }
             if !input_open
@@ -309,11 +304,16 @@ impl Runner {
             let accepting = input_open
                 && self.held + open.bytes < self.config.total_limit_size
                 && queued.len() < self.config.queued_chunks_limit_size;
-            let timer = match (open.since, retry_at) {
-                (Some(t), Some(r)) => Some((t + self.config.flush_interval).min(r)),
-                (Some(t), None) => Some(t + self.config.flush_interval),
-                (None, r) => r,
-            };
+            let timer = [
+                open.since.map(|t| t + self.config.flush_interval),
+                queued
+                    .front()
+                    .map(|c| c.sealed_at + self.config.flush_interval),
+                retry_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             tokio::select! {
                 biased;
                 _ = self.abort.cancelled() => break,
@@ -376,6 +376,35 @@ impl Runner {
         } else if let Err(error) = self.sink.close().await {
             warn!(output = %self.name, error = %error.message, "closing the output failed");
         }
+    }
+
+    /// Whether the queued chunks should be prepared and sent now, or wait to fill a larger
+    /// request while others are in flight (as Nagle's algorithm waits for the ack): a sink that
+    /// does not batch, an idle output (a trickle leaves at once), a full request's worth, a
+    /// chunk waiting `flush_interval`, the input ending, or the memory bound reached.
+    fn worth_sending(
+        &self,
+        queued: &VecDeque<Chunk>,
+        open: &Open,
+        input_open: bool,
+        busy: usize,
+    ) -> bool {
+        let Some(front) = queued.front() else {
+            return false;
+        };
+        let Some(batching) = self.batching else {
+            return true;
+        };
+        busy == 0
+            || !input_open
+            || front.attempt > 0
+            || Instant::now() >= front.sealed_at + self.config.flush_interval
+            || self.held + open.bytes >= self.config.total_limit_size
+            || queued
+                .iter()
+                .map(|c| self.estimate(&c.delivery))
+                .sum::<usize>()
+                >= batching.max_bytes
     }
 
     /// Adds a routed batch to the open chunk; returns the chunks it sealed.

@@ -50,8 +50,32 @@ impl Reply {
     }
 }
 
+/// How long a server takes to answer, and how many requests it is answering.
+#[derive(Default)]
+pub struct Pacing {
+    /// Each answer leaves this many milliseconds after its request arrived.
+    pub latency_ms: AtomicU64,
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
+}
+
+impl Pacing {
+    /// The most requests it was answering at once.
+    pub fn most_in_flight(&self) -> u64 {
+        self.most_in_flight.load(Ordering::SeqCst)
+    }
+}
+
 /// Serves `handler` on a fresh 127.0.0.1 port until the test ends.
 pub async fn serve<F>(handler: F) -> SocketAddr
+where
+    F: Fn(Seen) -> Reply + Send + Sync + 'static,
+{
+    serve_paced(handler, Arc::default()).await
+}
+
+/// [`serve`], answering as `pacing` says.
+pub async fn serve_paced<F>(handler: F, pacing: Arc<Pacing>) -> SocketAddr
 where
     F: Fn(Seen) -> Reply + Send + Sync + 'static,
 {
@@ -64,10 +88,16 @@ where
                 continue;
             };
             let handler = handler.clone();
+            let pacing = pacing.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let handler = handler.clone();
+                    let pacing = pacing.clone();
                     async move {
+                        let now = pacing.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        pacing.most_in_flight.fetch_max(now, Ordering::SeqCst);
+                        let latency = pacing.latency_ms.load(Ordering::SeqCst);
+                        let answer = tokio::time::sleep(Duration::from_millis(latency));
                         let (parts, body) = req.into_parts();
                         let raw = body.collect().await.map_err(|_| ResetError)?.to_bytes();
                         let gzip = parts
@@ -90,7 +120,10 @@ where
                             body,
                             wire_len: raw.len(),
                         };
-                        match handler(seen) {
+                        let reply = handler(seen);
+                        answer.await;
+                        pacing.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        match reply {
                             Reply::Answer(code, headers, body) => {
                                 let mut response = Response::builder().status(code);
                                 for (k, v) in headers {
@@ -151,6 +184,10 @@ struct LoggingState {
     reject: Option<(Predicate, RejectAs)>,
     /// Answer 401 unless the bearer token is this one.
     require_token: Option<String>,
+    /// Answer every other request 429 (quota exhausted) while set.
+    throttle: bool,
+    /// Requests answered 429 by `throttle`.
+    throttled: u64,
 }
 
 /// The fake `entries:write`.
@@ -158,14 +195,30 @@ struct LoggingState {
 pub struct FakeLogging {
     pub addr: SocketAddr,
     state: Arc<Mutex<LoggingState>>,
+    pub pacing: Arc<Pacing>,
 }
 
 impl FakeLogging {
     pub async fn start() -> FakeLogging {
         let state = Arc::new(Mutex::new(LoggingState::default()));
         let shared = state.clone();
-        let addr = serve(move |seen| answer(&shared, seen)).await;
-        FakeLogging { addr, state }
+        let pacing = Arc::new(Pacing::default());
+        let addr = serve_paced(move |seen| answer(&shared, seen), pacing.clone()).await;
+        FakeLogging {
+            addr,
+            state,
+            pacing,
+        }
+    }
+
+    /// Answers every other request 429 while `on`.
+    pub fn throttle(&self, on: bool) {
+        self.state.lock().unwrap().throttle = on;
+    }
+
+    /// Requests answered 429 by [`FakeLogging::throttle`].
+    pub fn throttled(&self) -> u64 {
+        self.state.lock().unwrap().throttled
     }
 
     pub fn endpoint(&self) -> String {
@@ -224,6 +277,11 @@ fn answer(state: &Mutex<LoggingState>, seen: Seen) -> Reply {
                 )
             }
         };
+    }
+    if state.throttle && state.requests.len().is_multiple_of(2) {
+        state.throttled += 1;
+        let body = ErrorBody::new(RpcCode::ResourceExhausted, "quota exceeded (throttled)");
+        return Reply::json(429, serde_json::to_string(&body).unwrap());
     }
     if let Some(want) = &state.require_token {
         let got = seen

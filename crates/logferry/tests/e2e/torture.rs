@@ -37,6 +37,8 @@ struct Faults {
     one_in: AtomicU64,
     /// Refuse everything (the endpoint is down).
     down: AtomicBool,
+    /// Answer each request this many milliseconds after it arrived (Cloud Logging's latency).
+    latency_ms: AtomicU64,
 }
 
 /// An HTTP/1.1 proxy on 127.0.0.1 in front of the emulator that injects faults and counts
@@ -46,6 +48,24 @@ struct Proxy {
     faults: Arc<Faults>,
     forwarded_entries: Arc<AtomicU64>,
     failed_requests: Arc<AtomicU64>,
+    /// Requests being answered now, and the most at once.
+    in_flight: Arc<InFlight>,
+}
+
+#[derive(Default)]
+struct InFlight {
+    now: AtomicU64,
+    most: AtomicU64,
+}
+
+impl InFlight {
+    fn begin(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+    }
+    fn end(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Proxy {
@@ -57,21 +77,32 @@ impl Proxy {
         let forwarded_entries = Arc::new(AtomicU64::new(0));
         let failed_requests = Arc::new(AtomicU64::new(0));
         let counter = Arc::new(AtomicU64::new(0));
-        let (f, fe, fr) = (
+        let in_flight = Arc::new(InFlight::default());
+        let (f, fe, fr, fl) = (
             faults.clone(),
             forwarded_entries.clone(),
             failed_requests.clone(),
+            in_flight.clone(),
         );
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (f, fe, fr, c, up) = (
+                let (f, fe, fr, c, up, fl) = (
                     f.clone(),
                     fe.clone(),
                     fr.clone(),
                     counter.clone(),
                     upstream.clone(),
+                    fl.clone(),
                 );
-                std::thread::spawn(move || serve(conn, &up, &f, &fe, &fr, &c));
+                std::thread::spawn(move || {
+                    let counters = Counters {
+                        forwarded: &fe,
+                        failed: &fr,
+                        requests: &c,
+                        in_flight: &fl,
+                    };
+                    serve(conn, &up, &f, &counters)
+                });
             }
         });
         Proxy {
@@ -79,6 +110,7 @@ impl Proxy {
             faults,
             forwarded_entries,
             failed_requests,
+            in_flight,
         }
     }
 }
@@ -116,75 +148,93 @@ fn read_request(conn: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     Some((head, body))
 }
 
-fn serve(
-    mut conn: TcpStream,
-    upstream: &str,
-    faults: &Faults,
-    forwarded: &AtomicU64,
-    failed: &AtomicU64,
-    counter: &AtomicU64,
-) {
+/// What the proxy counts, shared by its connections.
+struct Counters<'a> {
+    forwarded: &'a AtomicU64,
+    failed: &'a AtomicU64,
+    requests: &'a AtomicU64,
+    in_flight: &'a InFlight,
+}
+
+fn serve(mut conn: TcpStream, upstream: &str, faults: &Faults, counters: &Counters<'_>) {
     while let Some((head, body)) = read_request(&mut conn) {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        let one_in = faults.one_in.load(Ordering::Relaxed);
-        if faults.down.load(Ordering::Relaxed) {
-            failed.fetch_add(1, Ordering::Relaxed);
-            let _ = conn.shutdown(Shutdown::Both);
-            return;
-        }
-        if one_in > 0 && n % one_in == one_in - 1 {
-            failed.fetch_add(1, Ordering::Relaxed);
-            let status = match (n / one_in) % 5 {
-                0 => "429 Too Many Requests\r\nRetry-After: 1",
-                1 => "500 Internal Server Error",
-                2 => "503 Service Unavailable",
-                3 => {
-                    let _ = conn.shutdown(Shutdown::Both); // connection reset
-                    return;
-                }
-                _ => {
-                    std::thread::sleep(Duration::from_secs(6)); // past the request timeout
-                    let _ = conn.shutdown(Shutdown::Both);
-                    return;
-                }
-            };
-            let reply = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{{}}"
-            );
-            if conn.write_all(reply.as_bytes()).is_err() {
-                return;
-            }
-            continue;
-        }
-        let entries = body.windows(10).filter(|w| w == b"\"insertId\"").count() as u64;
-        let Ok(mut up) = TcpStream::connect(upstream) else {
-            return;
-        };
-        // Forward with `Connection: close` so the response ends with the connection.
-        let mut head_lines: Vec<&str> = head
-            .trim_end()
-            .lines()
-            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-            .collect();
-        head_lines.push("connection: close");
-        let request = format!("{}\r\n\r\n", head_lines.join("\r\n"));
-        if up
-            .write_all(request.as_bytes())
-            .and_then(|()| up.write_all(&body))
-            .is_err()
-        {
-            return;
-        }
-        let mut response = Vec::new();
-        if up.read_to_end(&mut response).is_err() {
-            return;
-        }
-        forwarded.fetch_add(entries, Ordering::Relaxed);
-        // Re-frame for keep-alive: the emulator answered with content-length.
-        if conn.write_all(&response).is_err() {
+        counters.in_flight.begin();
+        let answered = answer(&mut conn, upstream, faults, counters, &head, &body);
+        counters.in_flight.end();
+        if !answered {
             return;
         }
     }
+}
+
+/// Answers one request (faults, latency, or the emulator's answer); false when the
+/// connection is done.
+fn answer(
+    conn: &mut TcpStream,
+    upstream: &str,
+    faults: &Faults,
+    counters: &Counters<'_>,
+    head: &str,
+    body: &[u8],
+) -> bool {
+    let (forwarded, failed) = (counters.forwarded, counters.failed);
+    let arrived = std::time::Instant::now();
+    let latency = Duration::from_millis(faults.latency_ms.load(Ordering::Relaxed));
+    let n = counters.requests.fetch_add(1, Ordering::Relaxed);
+    let one_in = faults.one_in.load(Ordering::Relaxed);
+    if faults.down.load(Ordering::Relaxed) {
+        failed.fetch_add(1, Ordering::Relaxed);
+        let _ = conn.shutdown(Shutdown::Both);
+        return false;
+    }
+    if one_in > 0 && n % one_in == one_in - 1 {
+        failed.fetch_add(1, Ordering::Relaxed);
+        let status = match (n / one_in) % 5 {
+            0 => "429 Too Many Requests\r\nRetry-After: 1",
+            1 => "500 Internal Server Error",
+            2 => "503 Service Unavailable",
+            3 => {
+                let _ = conn.shutdown(Shutdown::Both); // connection reset
+                return false;
+            }
+            _ => {
+                std::thread::sleep(Duration::from_secs(6)); // past the request timeout
+                let _ = conn.shutdown(Shutdown::Both);
+                return false;
+            }
+        };
+        let reply = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{{}}"
+        );
+        return conn.write_all(reply.as_bytes()).is_ok();
+    }
+    let entries = body.windows(10).filter(|w| w == b"\"insertId\"").count() as u64;
+    let Ok(mut up) = TcpStream::connect(upstream) else {
+        return false;
+    };
+    // Forward with `Connection: close` so the response ends with the connection.
+    let mut head_lines: Vec<&str> = head
+        .trim_end()
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    head_lines.push("connection: close");
+    let request = format!("{}\r\n\r\n", head_lines.join("\r\n"));
+    if up
+        .write_all(request.as_bytes())
+        .and_then(|()| up.write_all(body))
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = Vec::new();
+    if up.read_to_end(&mut response).is_err() {
+        return false;
+    }
+    forwarded.fetch_add(entries, Ordering::Relaxed);
+    std::thread::sleep(latency.saturating_sub(arrived.elapsed()));
+    // Re-frame for keep-alive: the emulator answered with content-length.
+    conn.write_all(&response).is_ok()
 }
 
 /// Writes numbered lines at full speed (optionally rotating by rename every `rotate_every`).
@@ -234,12 +284,17 @@ fn spawn_writer(
 }
 
 fn config(dir: &Path, endpoint: &str) -> PathBuf {
+    config_with(dir, endpoint, "")
+}
+
+/// [`config`] with more lines for the `<match>`.
+fn config_with(dir: &Path, endpoint: &str, extra: &str) -> PathBuf {
     let d = dir.display();
     let path = dir.join("fluentd.conf");
     fs::write(
         &path,
         format!(
-            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  rotate_wait 1s\n  poll_interval 20ms\n</source>\n<match **>\n  @type google_cloud\n  endpoint {endpoint}\n  project_id local-project\n  use_metadata_service false\n  resource_type global\n  request_timeout 5s\n  chunk_limit_size 512k\n  dead_letter_path {d}/dead-letter.jsonl\n  retry_wait 200ms\n  retry_max_interval 2s\n</match>\n"
+            "<source>\n  @type tail\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app.log\n  rotate_wait 1s\n  poll_interval 20ms\n</source>\n<match **>\n  @type google_cloud\n  endpoint {endpoint}\n  project_id local-project\n  use_metadata_service false\n  resource_type global\n  request_timeout 5s\n  chunk_limit_size 512k\n  dead_letter_path {d}/dead-letter.jsonl\n  retry_wait 200ms\n  retry_max_interval 2s\n{extra}</match>\n"
         ),
     )
     .unwrap();
@@ -410,6 +465,35 @@ fn crash_loop_with_the_disk_buffer_loses_and_shows_nothing_twice() {
         &config,
         &emulator,
         &proxy,
+    );
+}
+
+/// The crash loop against an endpoint that answers after 100 ms, as Cloud Logging does, with
+/// requests kept small: the agent keeps many requests in flight, so each kill lands while
+/// several are unanswered (sent, maybe written, not acknowledged).
+#[test]
+fn crash_loop_with_many_requests_in_flight_loses_and_shows_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(dir.path());
+    let proxy = Proxy::start(&emulator.url);
+    proxy.faults.latency_ms.store(100, Ordering::Relaxed);
+    let config = config_with(
+        dir.path(),
+        &proxy.url,
+        "  chunk_limit_size 64k\n  max_request_bytes 200000\n",
+    );
+    crash_loop(
+        "crash loop, 100 ms answers",
+        dir.path(),
+        &config,
+        &emulator,
+        &proxy,
+    );
+    let most = proxy.in_flight.most.load(Ordering::SeqCst);
+    eprintln!("crash loop, 100 ms answers: at most {most} requests in flight at once");
+    assert!(
+        most > 2,
+        "expected more than 2 requests in flight, saw {most}"
     );
 }
 

@@ -103,8 +103,15 @@ pub fn encode_chunk(settings: &EncodeSettings, events: &[Event]) -> Encoded {
         .iter()
         .map(|e| e.record.approx_size() + ENTRY_OVERHEAD_BYTES)
         .sum();
+    // A chunk of one tag (a sidecar's usual chunk) names its log once, in the request, rather
+    // than in every entry: ~50 bytes less per entry, which Cloud Logging reads the same way.
+    let one_tag = events.split_first().is_some_and(|(first, rest)| {
+        rest.iter()
+            .all(|e| Arc::ptr_eq(&e.tag, &first.tag) || e.tag == first.tag)
+    });
     let mut state = ChunkEncoder {
         settings,
+        by_tag: settings.split_logs_by_tag || one_tag,
         request_capacity: estimate.min(settings.max_request_bytes),
         text: EntryEncoder::new(),
         out: Encoded::default(),
@@ -126,11 +133,14 @@ pub fn encode_chunk(settings: &EncodeSettings, events: &[Event]) -> Encoded {
 
 struct ChunkEncoder<'a> {
     settings: &'a EncodeSettings,
+    /// One request per tag, naming its log in the request (`split_logs_by_tag`, or a chunk
+    /// of one tag).
+    by_tag: bool,
     /// What a new request buffer is allocated with.
     request_capacity: usize,
     text: EntryEncoder,
     out: Encoded,
-    /// One per tag with `split_logs_by_tag`, else one.
+    /// One per tag when `by_tag`, else one.
     builders: Vec<(Arc<str>, BatchBuilder)>,
     last_log_name: Option<(Arc<str>, Arc<str>)>,
     scratch: Vec<u8>,
@@ -152,7 +162,7 @@ impl ChunkEncoder<'_> {
 
     fn builder_index(&mut self, tag: &Arc<str>) -> usize {
         // Asked per event: find the builder without allocating a key.
-        let found = if self.settings.split_logs_by_tag {
+        let found = if self.by_tag {
             self.builders.iter().position(|(t, _)| t == tag)
         } else {
             (!self.builders.is_empty()).then_some(0)
@@ -160,7 +170,7 @@ impl ChunkEncoder<'_> {
         if let Some(i) = found {
             return i;
         }
-        let key: Arc<str> = if self.settings.split_logs_by_tag {
+        let key: Arc<str> = if self.by_tag {
             tag.clone()
         } else {
             Arc::from("")
@@ -170,10 +180,7 @@ impl ChunkEncoder<'_> {
         }
         let mut header = self.settings.header.clone();
         header.entries.clear();
-        let log_name = self
-            .settings
-            .split_logs_by_tag
-            .then(|| self.log_name_of(tag));
+        let log_name = self.by_tag.then(|| self.log_name_of(tag));
         header.log_name = log_name.as_deref().map(str::to_owned);
         let mut prefix = Vec::new();
         // Serializing plain strings and maps cannot fail.
@@ -193,8 +200,7 @@ impl ChunkEncoder<'_> {
 
     fn encode_event(&mut self, position: usize, event: &Event) {
         let b = self.builder_index(&event.tag);
-        let entry_log_name =
-            (!self.settings.split_logs_by_tag).then(|| self.log_name_of(&event.tag));
+        let entry_log_name = (!self.by_tag).then(|| self.log_name_of(&event.tag));
         let base_id = base_insert_id(position, event);
         let entry_max = self
             .settings
