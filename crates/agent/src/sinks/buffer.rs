@@ -482,13 +482,38 @@ impl Runner {
     }
 }
 
-/// Prepares a chunk on a blocking thread (encoding a request is CPU work). A panic keeps the
-/// events: the chunk is prepared again, never dropped.
+/// Prepares a chunk (see [`prepare_delivery`]); `true` when that failed and it must be
+/// prepared again.
 async fn prepare(sink: Arc<dyn Sink>, mut chunk: Chunk) -> PrepareDone {
-    if chunk.delivery.events.is_empty() {
-        return (chunk, false);
+    let delivery = std::mem::replace(&mut chunk.delivery, Delivery::new(Vec::new()));
+    let (delivery, result) = prepare_delivery(&sink, delivery).await;
+    chunk.delivery = delivery;
+    if let Err(e) = &result {
+        error!(error = %e.message, "preparing a chunk failed");
     }
-    let events = std::mem::take(&mut chunk.delivery.events);
+    (chunk, result.is_err())
+}
+
+/// Has the sink prepare `delivery` if it has not yet, on a blocking thread (encoding a request
+/// is CPU work). A panic keeps the events, so the chunk is prepared again, never dropped; a
+/// delivery that lost its events (a runtime shutting down took them) is never passed on, so it
+/// cannot be sent empty and acknowledged.
+async fn prepare_delivery(
+    sink: &Arc<dyn Sink>,
+    mut delivery: Delivery,
+) -> (Delivery, Result<(), SinkError>) {
+    if delivery.prepared.is_some() {
+        return (delivery, Ok(()));
+    }
+    if delivery.events.len() != delivery.entries {
+        let error = SinkError::new("a chunk lost its events; it is kept unacknowledged");
+        return (delivery, Err(error));
+    }
+    if delivery.events.is_empty() {
+        return (delivery, Ok(()));
+    }
+    let sink = sink.clone();
+    let events = std::mem::take(&mut delivery.events);
     let prepared = tokio::task::spawn_blocking(move || {
         let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.prepare(&events)));
         (events, made)
@@ -496,67 +521,39 @@ async fn prepare(sink: Arc<dyn Sink>, mut chunk: Chunk) -> PrepareDone {
     .await;
     match prepared {
         Ok((events, Ok(made))) => {
-            chunk.delivery.events = events;
+            delivery.events = events;
             if let Some(made) = made {
-                chunk.delivery.set_prepared(made);
+                delivery.set_prepared(made);
             }
-            (chunk, false)
+            (delivery, Ok(()))
         }
         Ok((events, Err(_))) => {
-            chunk.delivery.events = events;
-            (chunk, true)
+            delivery.events = events;
+            let error =
+                SinkError::new("preparing a chunk panicked (a bug); it is kept and retried");
+            (delivery, Err(error))
         }
-        // Only a runtime shutting down gets here: the events are gone with the task, the chunk
-        // keeps its count (never taken for an empty one), and nothing of it is acknowledged.
-        Err(_) => (chunk, true),
+        Err(e) => {
+            let error = SinkError::new(format!("preparing a chunk failed: {e}"));
+            (delivery, Err(error))
+        }
     }
 }
 
-/// One attempt: prepares the chunk if the sink has not yet (on a blocking thread: encoding a
-/// request is CPU work), then sends it; returns it with when the send started and the result.
+/// One attempt of the disk buffer's runner: prepares the chunk if needed (as many at once as
+/// `preparing` allows: while prepared, a chunk holds its events and its request), then sends
+/// it; returns it with when the send started and the result.
 pub(crate) async fn attempt(
     sink: Arc<dyn Sink>,
-    mut delivery: Delivery,
+    delivery: Delivery,
     preparing: &Semaphore,
 ) -> (Delivery, Instant, Result<(), SinkError>) {
-    if delivery.prepared.is_none() && delivery.events.len() != delivery.entries {
-        // Never send (and so acknowledge) a chunk that lost its events (`Delivery::lost`).
-        let error = SinkError::new("a chunk lost its events; it is kept unacknowledged");
-        return (delivery, Instant::now(), Err(error));
-    }
-    if delivery.prepared.is_none() && !delivery.events.is_empty() {
-        // While a chunk is prepared it holds its events and its request: only as many at once
-        // as there are cores, so a jump of the limit does not double the output's memory.
+    let (delivery, prepared) = {
         let _permit = preparing.acquire().await;
-        let sink = sink.clone();
-        let events = std::mem::take(&mut delivery.events);
-        let prepared = tokio::task::spawn_blocking(move || {
-            // A panic while preparing keeps the events: the chunk is retried, never dropped.
-            let made =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.prepare(&events)));
-            (events, made)
-        })
-        .await;
-        match prepared {
-            Ok((events, Ok(made))) => {
-                delivery.events = events;
-                if let Some(made) = made {
-                    delivery.set_prepared(made);
-                }
-            }
-            Ok((events, Err(_))) => {
-                delivery.events = events;
-                let error =
-                    SinkError::new("preparing a chunk panicked (a bug); it is kept and retried");
-                return (delivery, Instant::now(), Err(error));
-            }
-            Err(e) => {
-                // Only a runtime shutting down gets here: the events are gone with the task and
-                // nothing of them is acknowledged, so their lines are read again at the start.
-                let error = SinkError::new(format!("preparing a chunk failed: {e}"));
-                return (delivery, Instant::now(), Err(error));
-            }
-        }
+        prepare_delivery(&sink, delivery).await
+    };
+    if let Err(error) = prepared {
+        return (delivery, Instant::now(), Err(error));
     }
     let sent_at = Instant::now();
     let (delivery, result) = sink.send(delivery).await;
