@@ -615,3 +615,6 @@ fn pseudo_random() -> f64 {
     hasher.write_u64(Instant::now().elapsed().as_nanos() as u64);
     (hasher.finish() % 10_000) as f64 / 10_000.0
 }
+
+#[cfg(test)]
+mod tests;
