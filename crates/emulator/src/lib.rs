@@ -9,6 +9,10 @@
 mod api;
 pub mod cli;
 pub mod client;
+mod convert;
+mod grpc;
+mod payload;
+mod service;
 pub mod store;
 mod ui;
 
@@ -16,7 +20,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use api::{AppState, router};
+pub use api::router;
+pub use service::{AppState, TailHub};
 pub use store::{Store, StoreError};
 
 /// How the emulator runs.
@@ -73,7 +78,7 @@ async fn expire_forever(store: std::sync::Arc<Store>, keep: Duration) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let now = api::nanos_of(gcloud_logging::Timestamp::now());
+        let now = service::nanos_of(gcloud_logging::Timestamp::now());
         let cutoff = now.saturating_sub(i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX));
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.expire(cutoff)).await {

@@ -18,8 +18,6 @@ use serde_json::json;
 
 use crate::api::AppState;
 
-pub use tail::TailHub;
-
 /// Scripts, styles and connections only from this origin; no inline script or style sheets,
 /// no plugins, no framing, no forms posting elsewhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
