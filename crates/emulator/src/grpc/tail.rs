@@ -1,7 +1,8 @@
 //! `TailLogEntries`: a bidirectional stream. The client's first message says what to follow
 //! (`resourceNames`, `filter`, `bufferWindow`); the server then sends entries as they are
-//! written. Each entry is held for the buffer window and entries released together are sorted by
-//! timestamp, so late arrivals within the window still come out in order. When the client reads
+//! written. Each entry is held for the buffer window; when it leaves, so does every waiting entry
+//! stamped no later than it, sorted by timestamp, so an entry arriving up to a window late
+//! still comes out in order. When the client reads
 //! too slowly and the live-tail buffer overflows, the next response says how many entries were
 //! skipped (`SuppressionInfo` with reason `NOT_CONSUMED`) instead of slowing down writers.
 //!
@@ -166,9 +167,18 @@ impl Tailing {
         }
     }
 
-    /// The first `due` pending entries, oldest timestamp first, and any suppression info.
+    /// The first `due` pending entries, and every other pending entry stamped no later than
+    /// them (a late arrival that belongs before them), oldest timestamp first; and any
+    /// suppression info.
     fn release(&mut self, due: usize) -> Item {
         let mut released: Vec<Arc<Announced>> = self.pending.drain(..due).map(|(_, a)| a).collect();
+        if let Some(watermark) = released.iter().map(|a| a.timestamp_nanos).max() {
+            let (early, later): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|(_, a)| a.timestamp_nanos <= watermark);
+            released.extend(early.into_iter().map(|(_, a)| a));
+            self.pending = later;
+        }
         released.sort_by_key(|a| a.timestamp_nanos);
         let entries = released
             .iter()
