@@ -1,6 +1,6 @@
 //! `TailLogEntries`: a bidirectional stream. The client's first message says what to follow
-//! (`resourceNames`, `filter`, `bufferWindow`); the server then sends entries as they are
-//! written. Each entry is held for the buffer window; when it leaves, so does every waiting entry
+//! (`resourceNames`, `filter`, `bufferWindow`); the server answers at once with an empty
+//! response (the tail is listening), then sends entries as they are written. Each entry is held for the buffer window; when it leaves, so does every waiting entry
 //! stamped no later than it, sorted by timestamp, so an entry arriving up to a window late
 //! still comes out in order. When the client reads
 //! too slowly and the live-tail buffer overflows, the next response says how many entries were
@@ -71,7 +71,15 @@ impl StreamingService<v2::TailLogEntriesRequest> for Tail {
                 pending: VecDeque::new(),
                 suppressed: 0,
             };
-            let responses: Responses = Box::pin(futures_util::stream::unfold(tail, next));
+            // An empty first response says the tail is listening: Google's Python client waits
+            // for a first message before `tail_log_entries` returns, and a caller can then
+            // write knowing the entries will be seen.
+            let ready =
+                futures_util::stream::once(async { Ok(v2::TailLogEntriesResponse::default()) });
+            let responses: Responses = Box::pin(futures_util::StreamExt::chain(
+                ready,
+                futures_util::stream::unfold(tail, next),
+            ));
             Ok(tonic::Response::new(responses))
         })
     }
