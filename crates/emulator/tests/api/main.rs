@@ -7,6 +7,7 @@ mod explorer;
 mod grpc;
 mod list;
 mod narrowing;
+mod node;
 mod python;
 mod query_cli;
 mod support;
