@@ -23,7 +23,7 @@ pub(crate) fn canonical(entry: LogEntry) -> Result<LogEntry, String> {
 }
 
 /// A protobuf entry as the JSON model; the error names the offending field.
-pub(crate) fn entry_from_proto(e: v2::LogEntry) -> Result<LogEntry, String> {
+pub fn entry_from_proto(e: v2::LogEntry) -> Result<LogEntry, String> {
     let severity =
         match e.severity {
             0 => None,
@@ -105,7 +105,7 @@ pub(crate) fn entry_from_proto(e: v2::LogEntry) -> Result<LogEntry, String> {
 
 /// The JSON model as a protobuf entry; fails on two payloads at once (protobuf has room for one)
 /// and on a `protoPayload` of a type the emulator cannot encode.
-pub(crate) fn entry_to_proto(e: LogEntry) -> Result<v2::LogEntry, String> {
+pub fn entry_to_proto(e: LogEntry) -> Result<v2::LogEntry, String> {
     let payloads = [
         e.text_payload.is_some(),
         e.json_payload.is_some(),

@@ -1,6 +1,8 @@
-//! logferry's local Cloud Logging: the v2 REST API (`entries:write`, `entries:list`, `logs.list`,
-//! `logs.delete`) over a durable SQLite store, with the full query language from `logquery`, so
-//! the whole system runs and is tested offline and Google's own client libraries work against it.
+//! logferry's local Cloud Logging: the v2 API over REST and gRPC on one address
+//! (`entries:write`/`WriteLogEntries`, `entries:list`/`ListLogEntries`, `TailLogEntries`, logs,
+//! monitored resource descriptors) over a durable SQLite store, with the full query language from
+//! `logquery`, so the whole system runs and is tested offline and Google's own client libraries
+//! work against it in their default transport.
 //!
 //! [`serve`] is the testable entry point; [`cli`] holds `logferry emulator` and `logferry query`.
 
@@ -9,7 +11,7 @@
 mod api;
 pub mod cli;
 pub mod client;
-mod convert;
+pub mod convert;
 mod grpc;
 mod payload;
 mod service;
