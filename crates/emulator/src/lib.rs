@@ -14,6 +14,7 @@ pub mod client;
 pub mod convert;
 mod grpc;
 mod payload;
+mod server;
 mod service;
 pub mod store;
 mod ui;
@@ -61,17 +62,11 @@ pub async fn serve(
     });
     tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "emulator serving");
     let closing = state.closing.clone();
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live-tail streams never end by themselves; graceful shutdown waits for them.
-            closing.cancel();
-        })
-        .await;
+    server::serve(listener, router(state), shutdown, closing).await;
     if let Some(task) = retention {
         task.abort();
     }
-    Ok(result?)
+    Ok(())
 }
 
 /// Deletes entries older than `keep`, now and then every `keep / 10` (at most every minute).
