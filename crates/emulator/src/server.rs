@@ -1,18 +1,21 @@
 //! Accepting connections: HTTP/1.1 (REST, the explorer) and HTTP/2 without TLS (gRPC, and REST
 //! from clients that speak it) on one listener, told apart by the HTTP/2 connection preface, all
-//! served by the one router, with a graceful shutdown that lets in-flight requests finish.
+//! served by the one router, at most [`MAX_CONNECTIONS`] at once, with a graceful shutdown that
+//! lets in-flight requests finish.
 //!
 //! hyper is driven directly rather than through axum's `serve` because axum's HTTP/2 support
 //! switches on hyper-util's `http2` feature, which (features being shared across the workspace)
 //! would change the agent's HTTP client type too.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -22,6 +25,8 @@ use tower::ServiceExt;
 const HTTP2_PREFACE_START: &[u8] = b"PRI ";
 /// A connection that has not sent its first bytes by then is dropped.
 const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; past it, new ones wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 1024;
 
 /// Serves `app` on `listener` until `shutdown` completes; then cancels `closing` (ending
 /// endless streams such as live tail), asks every connection to finish its requests and waits
@@ -34,15 +39,26 @@ pub(crate) async fn serve(
 ) {
     let connections = TaskTracker::new();
     let stop = CancellationToken::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
+        // A free slot first, so a full server stops accepting instead of piling up tasks.
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else { break }; // the semaphore is never closed
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
         match accepted {
             Ok((stream, _)) => {
-                connections.spawn(serve_connection(stream, app.clone(), stop.clone()));
+                let connection = serve_connection(stream, app.clone(), stop.clone());
+                connections.spawn(async move {
+                    connection.await;
+                    drop(slot);
+                });
             }
             // Out of file descriptors and the like: wait a little rather than spin.
             Err(e) => {
