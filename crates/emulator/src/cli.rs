@@ -17,7 +17,8 @@ use crate::{EmulatorConfig, serve};
 /// `logferry emulator`: a local Cloud Logging.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmulatorArgs {
-    /// Address to serve the v2 REST API on (port 0 picks a free port).
+    /// Address to serve the v2 API on, REST and gRPC alike, and the logs explorer (port 0 picks
+    /// a free port).
     #[arg(long, default_value = "127.0.0.1:8085")]
     pub listen: SocketAddr,
     /// Directory of the durable store (created if missing).

@@ -1,6 +1,8 @@
-//! logferry's local Cloud Logging: the v2 REST API (`entries:write`, `entries:list`, `logs.list`,
-//! `logs.delete`) over a durable SQLite store, with the full query language from `logquery`, so
-//! the whole system runs and is tested offline and Google's own client libraries work against it.
+//! logferry's local Cloud Logging: the v2 API over REST and gRPC on one address
+//! (`entries:write`/`WriteLogEntries`, `entries:list`/`ListLogEntries`, `TailLogEntries`, logs,
+//! monitored resource descriptors) over a durable SQLite store, with the full query language from
+//! `logquery`, so the whole system runs and is tested offline and Google's own client libraries
+//! work against it in their default transport.
 //!
 //! [`serve`] is the testable entry point; [`cli`] holds `logferry emulator` and `logferry query`.
 
@@ -9,6 +11,11 @@
 mod api;
 pub mod cli;
 pub mod client;
+pub mod convert;
+mod grpc;
+mod payload;
+mod server;
+mod service;
 pub mod store;
 mod ui;
 
@@ -16,7 +23,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use api::{AppState, router};
+pub use api::router;
+pub use service::{AppState, TailHub};
 pub use store::{Store, StoreError};
 
 /// How the emulator runs.
@@ -54,17 +62,11 @@ pub async fn serve(
     });
     tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "emulator serving");
     let closing = state.closing.clone();
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live-tail streams never end by themselves; graceful shutdown waits for them.
-            closing.cancel();
-        })
-        .await;
+    server::serve(listener, router(state), shutdown, closing).await;
     if let Some(task) = retention {
         task.abort();
     }
-    Ok(result?)
+    Ok(())
 }
 
 /// Deletes entries older than `keep`, now and then every `keep / 10` (at most every minute).
@@ -73,7 +75,7 @@ async fn expire_forever(store: std::sync::Arc<Store>, keep: Duration) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let now = api::nanos_of(gcloud_logging::Timestamp::now());
+        let now = service::nanos_of(gcloud_logging::Timestamp::now());
         let cutoff = now.saturating_sub(i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX));
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.expire(cutoff)).await {

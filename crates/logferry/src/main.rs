@@ -38,7 +38,7 @@ enum Command {
     Run(RunArgs),
     /// Validate a config and print the resolved pipeline (like `fluentd --dry-run`).
     Check(CheckArgs),
-    /// Run the local Cloud Logging emulator (REST API, durable store, query language).
+    /// Run the local Cloud Logging emulator (REST and gRPC APIs, durable store, query language).
     Emulator(emulator::cli::EmulatorArgs),
     /// Read entries like `gcloud logging read` (from the emulator).
     Query(emulator::cli::QueryArgs),

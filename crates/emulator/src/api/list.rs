@@ -1,18 +1,16 @@
-//! Reading back: `entries:list` (filter, order, keyset paging with an opaque token),
-//! `logs.list` and `logs.delete`.
+//! Reading back over REST: `entries:list`, `logs.list`, `logs.delete` and
+//! `monitoredResourceDescriptors.list`, as JSON around the service's calls.
 
 use axum::Json;
 use axum::extract::{Path, Query as UrlQuery, RawQuery, State};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use gcloud_logging::wire::ListLogEntriesRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, blocking, severity_as_number, wants_int_enums};
-use crate::store::{Cursor, ListQuery};
-
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: i32 = 1000;
+use super::{ApiError, AppState, severity_as_number, wants_int_enums};
+use crate::service;
 
 pub(super) async fn list_entries(
     State(state): State<AppState>,
@@ -25,86 +23,24 @@ pub(super) async fn list_entries(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::invalid(format!("Invalid JSON payload received. {e}")))?
     };
-    if request.resource_names.is_empty() {
-        return Err(ApiError::invalid(
-            "resourceNames: at least one resource name (projects/PROJECT_ID) is required",
-        ));
-    }
-    let mut parents = Vec::new();
-    for name in &request.resource_names {
-        match name.strip_prefix("projects/") {
-            Some(p) if !p.is_empty() && !p.contains('/') => parents.push(name.clone()),
-            _ => {
-                return Err(ApiError::invalid(format!(
-                    "resourceNames: {name:?} is not supported; use projects/PROJECT_ID"
-                )));
-            }
-        }
-    }
-    let query = logquery::parse(request.filter.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::invalid(format!("filter: {e}")))?;
-    let descending = match request
-        .order_by
-        .as_deref()
-        .map(|o| o.split_whitespace().collect::<Vec<_>>())
-        .as_deref()
-    {
-        None | Some([]) | Some(["timestamp"]) | Some(["timestamp", "asc"]) => false,
-        Some(["timestamp", "desc"]) => true,
-        Some(_) => {
-            return Err(ApiError::invalid(format!(
-                "orderBy: {:?} is not supported; use \"timestamp asc\" or \"timestamp desc\"",
-                request.order_by.unwrap_or_default()
-            )));
-        }
-    };
-    let page_size = match request.page_size.unwrap_or(0) {
-        0 => DEFAULT_PAGE_SIZE,
-        n if (1..=MAX_PAGE_SIZE).contains(&n) => n as usize,
-        n => {
-            return Err(ApiError::invalid(format!(
-                "pageSize: {n} is out of range; it must be between 0 and {MAX_PAGE_SIZE}"
-            )));
-        }
-    };
-    let after = match request.page_token.as_deref() {
-        None | Some("") => None,
-        Some(token) => Some(
-            decode_token(token)
-                .ok_or_else(|| ApiError::invalid("pageToken: invalid page token"))?,
-        ),
-    };
-    let list = ListQuery {
-        parents,
-        query,
-        narrow: true,
-        descending,
-        page_size,
-        after,
-    };
-    let store = state.store.clone();
-    let page = blocking(move || store.list(&list)).await?;
+    let page = service::list_entries(&state, request).await?;
     let mut entries = page.entries;
     if wants_int_enums(raw_query.as_deref()) {
         entries.iter_mut().for_each(severity_as_number);
     }
-    let mut out = json!({ "entries": entries });
-    if entries_is_empty(&out) {
-        out.as_object_mut().map(|o| o.remove("entries"));
+    let mut out = json!({});
+    if !entries.is_empty() {
+        out["entries"] = Value::Array(entries);
     }
-    if let Some(next) = page.next {
-        out["nextPageToken"] = Value::String(encode_token(&next));
+    if let Some(next) = page.next_page_token {
+        out["nextPageToken"] = Value::String(next);
     }
     Ok(Json(out).into_response())
 }
 
-fn entries_is_empty(v: &Value) -> bool {
-    v["entries"].as_array().is_some_and(Vec::is_empty)
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct LogsParams {
+pub(super) struct PageParams {
     #[serde(default, alias = "page_size")]
     page_size: Option<i32>,
     #[serde(default, alias = "page_token")]
@@ -113,94 +49,56 @@ pub(super) struct LogsParams {
 
 pub(super) async fn list_logs(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    UrlQuery(params): UrlQuery<LogsParams>,
+    Path((kind, id)): Path<(String, String)>,
+    UrlQuery(params): UrlQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    let limit = match params.page_size.unwrap_or(0) {
-        0 => DEFAULT_PAGE_SIZE,
-        n if (1..=MAX_PAGE_SIZE).contains(&n) => n as usize,
-        n => {
-            return Err(ApiError::invalid(format!(
-                "pageSize: {n} is out of range; it must be between 0 and {MAX_PAGE_SIZE}"
-            )));
-        }
-    };
-    let after = match params.page_token.as_deref() {
-        None | Some("") => None,
-        Some(t) => Some(
-            String::from_utf8(unhex(t).ok_or_else(|| ApiError::invalid("pageToken: invalid"))?)
-                .map_err(|_| ApiError::invalid("pageToken: invalid"))?,
-        ),
-    };
-    let store = state.store.clone();
-    let parent = format!("projects/{project}");
-    let names = blocking(move || store.log_names(&parent, after.as_deref(), limit)).await?;
+    let (names, next) = service::list_logs(
+        &state,
+        format!("{kind}/{id}"),
+        params.page_size.unwrap_or(0),
+        params.page_token.as_deref().unwrap_or(""),
+    )
+    .await?;
     let mut out = json!({ "logNames": names });
-    if names.len() == limit
-        && let Some(last) = names.last()
-    {
-        out["nextPageToken"] = Value::String(hex(last.as_bytes()));
+    if let Some(next) = next {
+        out["nextPageToken"] = Value::String(next);
     }
     Ok(Json(out).into_response())
 }
 
 pub(super) async fn delete_log(
     State(state): State<AppState>,
-    Path((project, log)): Path<(String, String)>,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let store = state.store.clone();
-    let parent = format!("projects/{project}");
-    let log_id = log.clone();
-    let deleted = blocking(move || store.delete_log(&parent, &log_id)).await?;
-    if deleted == 0 {
-        return Err(ApiError::new(
-            gcloud_logging::wire::RpcCode::NotFound,
-            format!("Log projects/{project}/logs/{log} does not exist"),
-        ));
-    }
+    // The log name as sent, with its LOG_ID still URL-encoded (`a%2Fb`), as gRPC carries it.
+    let log_name = uri.path().trim_start_matches("/v2/");
+    service::delete_log(&state, log_name).await?;
     Ok(Json(json!({})).into_response())
 }
 
-/// The token is the hex of `timestamp_nanos:insertId` of the last row examined.
-fn encode_token(c: &Cursor) -> String {
-    hex(format!("{}:{}", c.timestamp_nanos, c.insert_id).as_bytes())
-}
-
-fn decode_token(token: &str) -> Option<Cursor> {
-    let text = String::from_utf8(unhex(token)?).ok()?;
-    let (ts, id) = text.split_once(':')?;
-    Some(Cursor {
-        timestamp_nanos: ts.parse().ok()?,
-        insert_id: id.to_string(),
-    })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
+pub(super) async fn list_descriptors(
+    UrlQuery(params): UrlQuery<PageParams>,
+) -> Result<Response, ApiError> {
+    let (page, next) = service::list_descriptors(
+        params.page_size.unwrap_or(0),
+        params.page_token.as_deref().unwrap_or(""),
+    )?;
+    let descriptors: Vec<Value> = page
+        .iter()
+        .map(|d| {
+            json!({
+                "type": d.r#type,
+                "displayName": d.display_name,
+                "description": d.description,
+                "labels": d.labels.iter().map(|(key, description)| {
+                    json!({"key": key, "description": description})
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut out = json!({ "resourceDescriptors": descriptors });
+    if let Some(next) = next {
+        out["nextPageToken"] = Value::String(next);
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_round_trip() {
-        let c = Cursor {
-            timestamp_nanos: -5,
-            insert_id: "a:b".into(),
-        };
-        assert_eq!(decode_token(&encode_token(&c)), Some(c));
-        assert_eq!(decode_token("zz"), None);
-        assert_eq!(decode_token("abc"), None);
-    }
+    Ok(Json(out).into_response())
 }

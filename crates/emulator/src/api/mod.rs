@@ -1,71 +1,68 @@
-//! The Cloud Logging v2 REST surface: routes, shared state, and errors in Google's JSON shape
+//! The Cloud Logging v2 REST surface: routes, and errors in Google's JSON shape
 //! (`{"error":{"code","message","status","details"}}`), so clients written for the real API read
-//! them unchanged.
+//! them unchanged. Each handler turns JSON into a `service` call and the answer back into JSON;
+//! a request whose `content-type` is `application/grpc` is handed to the gRPC service instead.
 
 mod list;
 mod write;
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
+use gcloud_logging::ErrorBody;
 use gcloud_logging::wire::RpcCode;
-use gcloud_logging::{ErrorBody, WriteLogEntriesPartialErrors};
 use serde_json::Value;
 
-use tokio_util::sync::CancellationToken;
+pub use crate::service::AppState;
+use crate::service::Error;
 
-use crate::store::{Store, StoreError};
-use crate::ui::TailHub;
-
-pub(crate) use write::nanos_of;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The durable store.
-    pub store: Arc<Store>,
-    /// Announces newly written entries to live-tail subscribers.
-    pub tail: TailHub,
-    /// Cancelled when the server starts shutting down, so endless streams (live tail) end.
-    pub closing: CancellationToken,
-}
-
-impl AppState {
-    /// State over an opened store.
-    pub fn new(store: Store) -> AppState {
-        AppState {
-            store: Arc::new(store),
-            tail: TailHub::new(),
-            closing: CancellationToken::new(),
-        }
-    }
-}
-
-/// The emulator's routes over `state`.
+/// The emulator's routes over `state`: REST, the explorer, and gRPC on the same address.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v2/entries:write", post(write::write_entries))
         .route("/v2/entries:list", post(list::list_entries))
-        .route("/v2/projects/{project}/logs", get(list::list_logs))
         .route(
-            "/v2/projects/{project}/logs/{log}",
-            delete(list::delete_log),
+            "/v2/monitoredResourceDescriptors",
+            get(list::list_descriptors),
+        )
+        .route("/v2/{kind}/{id}/logs", get(list::list_logs))
+        .route(
+            "/v2/{kind}/{id}/logs/{log}",
+            axum::routing::delete(list::delete_log),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(crate::ui::router())
         .fallback(|| async { ApiError::new(RpcCode::NotFound, "the emulator has no such method") })
         // Bodies are checked against the 10 MB limit after gzip decoding, in the handler.
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            grpc_or_rest,
+        ))
         .with_state(state)
+}
+
+/// Sends gRPC calls (`content-type: application/grpc…`, any HTTP/2 path) to the gRPC service,
+/// everything else on to the REST routes.
+async fn grpc_or_rest(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        crate::grpc::call(state, request).await
+    } else {
+        next.run(request).await
+    }
 }
 
 /// An error answered as Google's error JSON.
 #[derive(Debug)]
-pub struct ApiError(ErrorBody, RpcCode);
+pub(crate) struct ApiError(ErrorBody, RpcCode);
 
 impl ApiError {
     fn new(code: RpcCode, message: impl Into<String>) -> ApiError {
@@ -75,16 +72,15 @@ impl ApiError {
     fn invalid(message: impl Into<String>) -> ApiError {
         ApiError::new(RpcCode::InvalidArgument, message)
     }
-
-    fn with_partial_errors(self, errors: &WriteLogEntriesPartialErrors) -> ApiError {
-        ApiError(self.0.with_partial_errors(errors), self.1)
-    }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        tracing::error!(error = %e, "store failed");
-        ApiError::new(RpcCode::Internal, format!("storage error: {e}"))
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        let body = ErrorBody::new(e.code, e.message);
+        match &e.partial_errors {
+            Some(errors) => ApiError(body.with_partial_errors(errors), e.code),
+            None => ApiError(body, e.code),
+        }
     }
 }
 
@@ -93,19 +89,6 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(self.1.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(self.0)).into_response()
-    }
-}
-
-/// Runs store work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => Ok(result?),
-        Err(e) => Err(ApiError::new(
-            RpcCode::Internal,
-            format!("store task failed: {e}"),
-        )),
     }
 }
 

@@ -18,8 +18,6 @@ use serde_json::json;
 
 use crate::api::AppState;
 
-pub use tail::TailHub;
-
 /// Scripts, styles and connections only from this origin; no inline script or style sheets,
 /// no plugins, no framing, no forms posting elsewhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -124,17 +122,11 @@ fn min_severity(name: &str) -> Result<i64, UiError> {
         .ok_or_else(|| UiError::invalid(format!("minSeverity: {name:?} is not a severity")))
 }
 
-/// Checks the `projects/P` names the page sends.
+/// Checks the parent names the page sends, as the API checks `resourceNames`.
 fn check_parents(names: &[String]) -> Result<(), UiError> {
     for name in names {
-        match name.strip_prefix("projects/") {
-            Some(p) if !p.is_empty() && !p.contains('/') => {}
-            _ => {
-                return Err(UiError::invalid(format!(
-                    "resourceNames: {name:?} is not supported; use projects/PROJECT_ID"
-                )));
-            }
-        }
+        crate::service::check_parent("resourceNames", name)
+            .map_err(|e| UiError::Invalid(e.message))?;
     }
     Ok(())
 }
@@ -204,9 +196,9 @@ mod tests {
     }
 
     #[test]
-    fn only_project_parents_are_accepted() {
-        assert!(check_parents(&["projects/a".into()]).is_ok());
+    fn parents_are_checked_as_the_api_does() {
+        assert!(check_parents(&["projects/a".into(), "folders/1".into()]).is_ok());
         assert!(check_parents(&["projects/".into()]).is_err());
-        assert!(check_parents(&["folders/1".into()]).is_err());
+        assert!(check_parents(&["users/1".into()]).is_err());
     }
 }

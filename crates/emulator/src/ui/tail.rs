@@ -1,7 +1,7 @@
-//! Live tail: `GET /ui/api/tail?filter=…&minSeverity=…&resourceNames=…` answers with
-//! server-sent events, one `entry` event per newly written entry that matches. The write path
-//! announces entries on a broadcast channel after they are durable; a subscriber too slow to
-//! keep up gets a `lagged` event saying how many it missed instead of stalling writers.
+//! The explorer's live tail: `GET /ui/api/tail?filter=…&minSeverity=…&resourceNames=…` answers
+//! with server-sent events, one `entry` event per newly written entry that matches (from the
+//! service's tail hub); a page too slow to keep up gets a `lagged` event saying how many it
+//! missed instead of stalling writers.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,63 +12,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
-use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::{UiError, check_parents, min_severity, parse_filter, secure};
 use crate::api::AppState;
-use crate::store::StoredEntry;
-
-/// Entries buffered per subscriber before it is told it lagged.
-const TAIL_CAPACITY: usize = 4096;
-
-/// One written entry, as announced to subscribers.
-#[derive(Debug)]
-struct Announced {
-    parent: String,
-    severity: i64,
-    entry: Value,
-}
-
-/// The broadcast side of live tail, shared by the write path and the tail handlers.
-#[derive(Clone)]
-pub struct TailHub {
-    sender: broadcast::Sender<Arc<Announced>>,
-}
-
-impl Default for TailHub {
-    fn default() -> Self {
-        TailHub::new()
-    }
-}
-
-impl TailHub {
-    /// A hub with no subscribers.
-    pub fn new() -> TailHub {
-        TailHub {
-            sender: broadcast::channel(TAIL_CAPACITY).0,
-        }
-    }
-
-    /// Tells every subscriber about newly stored entries; costs nothing when nobody tails.
-    pub(crate) fn announce<'a>(&self, entries: impl IntoIterator<Item = &'a StoredEntry>) {
-        if self.sender.receiver_count() == 0 {
-            return;
-        }
-        for stored in entries {
-            let Ok(entry) = serde_json::from_str(&stored.json) else {
-                continue;
-            };
-            // An error only means every subscriber left meanwhile.
-            let _ = self.sender.send(Arc::new(Announced {
-                parent: stored.parent.clone(),
-                severity: stored.severity,
-                entry,
-            }));
-        }
-    }
-}
+use crate::service::tail::{Announced, Subscription};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,21 +31,6 @@ pub(super) struct TailParams {
     resource_names: String,
 }
 
-/// What one subscriber wants.
-struct Subscription {
-    parents: Vec<String>,
-    min_severity: i64,
-    query: logquery::Query,
-}
-
-impl Subscription {
-    fn wants(&self, announced: &Announced) -> bool {
-        (self.parents.is_empty() || self.parents.contains(&announced.parent))
-            && announced.severity >= self.min_severity
-            && self.query.matches(&announced.entry)
-    }
-}
-
 pub(super) async fn tail(
     State(state): State<AppState>,
     Query(params): Query<TailParams>,
@@ -106,7 +40,7 @@ pub(super) async fn tail(
         Err(e) => return e.into_response(),
     };
     // Subscribe before answering, so an entry written right after the `ready` event is seen.
-    let receiver = state.tail.sender.subscribe();
+    let receiver = state.tail.subscribe();
     let events = events(receiver, subscription, state.closing.clone());
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -127,11 +61,11 @@ fn subscription(params: TailParams) -> Result<Subscription, UiError> {
         .map(String::from)
         .collect();
     check_parents(&parents)?;
-    Ok(Subscription {
+    Ok(Subscription::new(
         parents,
-        min_severity: min_severity(&params.min_severity)?,
-        query: parse_filter(&params.filter)?,
-    })
+        min_severity(&params.min_severity)?,
+        parse_filter(&params.filter)?,
+    ))
 }
 
 /// `ready` first, then one `entry` per match, until the server shuts down.
@@ -170,6 +104,8 @@ fn events(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::TailHub;
+    use crate::store::StoredEntry;
     use futures_util::StreamExt;
 
     fn stored(parent: &str, severity: i64, json: &str) -> StoredEntry {
@@ -196,11 +132,7 @@ mod tests {
             resource_names: "projects/a".into(),
         })
         .unwrap();
-        let mut events = Box::pin(events(
-            hub.sender.subscribe(),
-            subscription,
-            closing.clone(),
-        ));
+        let mut events = Box::pin(events(hub.subscribe(), subscription, closing.clone()));
         assert!(events.next().await.is_some(), "ready");
         hub.announce(&[
             stored("projects/b", 500, r#"{"textPayload":"boom other project"}"#),

@@ -92,7 +92,8 @@ async fn paging_and_order_by_with_insert_id_tie_breaks() {
         json!({"resourceNames": ["projects/p"], "pageToken": "not-a-token"}),
         json!({"resourceNames": ["projects/p"], "filter": "severity>="}),
         json!({"resourceNames": []}),
-        json!({"resourceNames": ["organizations/1"]}),
+        json!({"resourceNames": ["users/1"]}),
+        json!({"resourceNames": ["projects/p/locations/global/buckets/b/views/v"]}),
     ] {
         let resp = server.post("/v2/entries:list", &bad).await;
         assert_eq!(resp.status, 400, "{bad}");

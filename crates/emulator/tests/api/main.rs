@@ -4,8 +4,10 @@
 mod browser;
 mod durability;
 mod explorer;
+mod grpc;
 mod list;
 mod narrowing;
+mod node;
 mod python;
 mod query_cli;
 mod support;
