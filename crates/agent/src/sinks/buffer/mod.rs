@@ -190,8 +190,12 @@ impl Open {
     fn seal(&mut self) -> Chunk {
         self.bytes = 0;
         self.since = None;
+        let mut events = std::mem::take(&mut self.events);
+        // The list grew by doubling: give back the unused half (it would sit in the
+        // allocator's heap as long as the chunk waits).
+        events.shrink_to_fit();
         Chunk {
-            delivery: Delivery::new(std::mem::take(&mut self.events)),
+            delivery: Delivery::new(events),
             acks: std::mem::take(&mut self.acks),
             attempt: 0,
             counted: 0,

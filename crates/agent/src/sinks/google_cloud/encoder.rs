@@ -113,6 +113,7 @@ pub fn encode_chunk(settings: &EncodeSettings, events: &[Event]) -> Encoded {
         settings,
         by_tag: settings.split_logs_by_tag || one_tag,
         request_capacity: estimate.min(settings.max_request_bytes),
+        events: events.len(),
         text: EntryEncoder::new(),
         out: Encoded::default(),
         builders: Vec::new(),
@@ -138,6 +139,8 @@ struct ChunkEncoder<'a> {
     by_tag: bool,
     /// What a new request buffer is allocated with.
     request_capacity: usize,
+    /// Events in the chunk.
+    events: usize,
     text: EntryEncoder,
     out: Encoded,
     /// One per tag when `by_tag`, else one.
@@ -192,6 +195,7 @@ impl ChunkEncoder<'_> {
                 log_name,
                 limit: self.settings.max_request_bytes,
                 capacity: self.request_capacity,
+                entries: self.events,
                 current: None,
             },
         ));
@@ -463,6 +467,8 @@ struct BatchBuilder {
     limit: usize,
     /// What a new request's buffer starts with.
     capacity: usize,
+    /// Room for this many entries in a new request (the chunk's events).
+    entries: usize,
     current: Option<Batch>,
 }
 
@@ -481,7 +487,7 @@ impl BatchBuilder {
             Batch {
                 body,
                 header_len: self.prefix.len(),
-                entries: Vec::new(),
+                entries: Vec::with_capacity(self.entries),
                 log_name: self.log_name.clone(),
             }
         })
