@@ -19,13 +19,15 @@ mod tests;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use gcloud_logging::WriteLogEntriesRequest;
 
 pub use config::{AuthMode, Compression, GoogleCloudConfig, OversizeEntries};
 pub use metadata::Resolved;
 pub use service::GoogleCloudStats;
 
-use self::encoder::{EncodeSettings, Encoded, encode_chunk};
+use self::encoder::{EncodeSettings, Encoded, encode_chunk_into};
 use self::service::{DeadLetter, Service};
 use super::{Batching, Concurrency, Delivery, Prepared, SendFuture, Sink, SinkError};
 use crate::event::Event;
@@ -119,7 +121,11 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
         per_event_bytes: ENTRY_FIELDS_BYTES + resolved.project_id.len(),
     };
     Ok(Arc::new(GoogleCloudSink {
-        inner: Arc::new(Inner { settings, service }),
+        inner: Arc::new(Inner {
+            settings,
+            service,
+            spare: Mutex::new(None),
+        }),
         resolved,
         stats,
         batching,
@@ -154,6 +160,55 @@ impl GoogleCloudSink {
 struct Inner {
     settings: EncodeSettings,
     service: Service,
+    /// The body of the last delivered request, kept for the next one to be encoded into (see
+    /// `encode_chunk_into`), and when it was kept: one buffer at most, dropped after
+    /// `SPARE_KEPT` unused so an idle agent holds none.
+    spare: Mutex<Option<(Vec<u8>, Instant)>>,
+}
+
+/// How long a delivered request's buffer is kept for reuse.
+const SPARE_KEPT: Duration = Duration::from_secs(2);
+
+impl Inner {
+    fn take_spare(&self) -> Option<Vec<u8>> {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        spare.take().map(|(body, _)| body)
+    }
+
+    /// Keeps the largest body of a delivered chunk for the next encode, and forgets it again
+    /// after `SPARE_KEPT` if nothing took it.
+    fn keep_spare(self: &Arc<Self>, chunk: &mut EncodedChunk) {
+        let Some(body) = chunk
+            .encoded
+            .batches
+            .iter_mut()
+            .max_by_key(|b| b.body.capacity())
+            .map(|b| std::mem::take(&mut b.body))
+        else {
+            return;
+        };
+        let kept = Instant::now();
+        {
+            let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+            if spare
+                .as_ref()
+                .is_some_and(|(b, _)| b.capacity() >= body.capacity())
+            {
+                return;
+            }
+            *spare = Some((body, kept));
+        }
+        let inner = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(SPARE_KEPT).await;
+            if let Some(inner) = inner.upgrade() {
+                let mut spare = inner.spare.lock().unwrap_or_else(|p| p.into_inner());
+                if spare.as_ref().is_some_and(|(_, at)| *at == kept) {
+                    *spare = None;
+                }
+            }
+        });
+    }
 }
 
 /// A chunk encoded into requests, and how many of its steps (dead-lettering the entries that
@@ -209,7 +264,8 @@ impl Inner {
 
 impl Sink for GoogleCloudSink {
     fn prepare(&self, events: &[Event]) -> Option<Prepared> {
-        let chunk = EncodedChunk::new(encode_chunk(&self.inner.settings, events));
+        let spare = self.inner.take_spare();
+        let chunk = EncodedChunk::new(encode_chunk_into(&self.inner.settings, events, spare));
         Some(Prepared {
             bytes: chunk.bytes(),
             payload: Box::new(chunk),
@@ -228,6 +284,9 @@ impl Sink for GoogleCloudSink {
                 .prepared_mut::<EncodedChunk>()
                 .expect("prepared above");
             let result = inner.send_chunk(chunk).await;
+            if result.is_ok() {
+                inner.keep_spare(chunk);
+            }
             (delivery, result)
         })
     }
