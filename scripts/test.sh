@@ -12,6 +12,9 @@ for setup in scripts/setup/*.sh; do
   [ -e "$setup" ] && bash "$setup"
 done
 
+# No incremental state: a one-shot run gains nothing from it and it doubles target/ on disk.
+export CARGO_INCREMENTAL=0
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked -- --skip e2e::torture
