@@ -116,6 +116,14 @@ struct Chunk {
     counted: usize,
     /// When it was sealed.
     sealed_at: Instant,
+    /// After a failure: not sent (or prepared) again before this.
+    not_before: Option<Instant>,
+}
+
+impl Chunk {
+    fn due(&self, now: Instant) -> bool {
+        self.not_before.is_none_or(|t| now >= t)
+    }
 }
 
 /// Starts an output's runner. It stops once every handle is dropped and every chunk is
@@ -150,6 +158,7 @@ pub fn spawn_output(
         // Chunks prepared at once: one per core, and one at a time for an ordered sink, whose
         // chunks must leave in the order they were sealed.
         preparing_at_once: cores().min(most),
+        ordered: most == 1,
         held: 0,
     };
     (OutputHandle { name, tx }, tokio::spawn(runner.run(rx)))
@@ -167,6 +176,8 @@ struct Runner {
     abort: CancellationToken,
     limiter: Limiter,
     preparing_at_once: usize,
+    /// One chunk at a time, in order (a file): a failed chunk holds back every later one.
+    ordered: bool,
     /// Bytes of the sealed chunks (queued, preparing, ready, in flight), as `count` sets them.
     held: usize,
 }
@@ -200,6 +211,7 @@ impl Open {
             attempt: 0,
             counted: 0,
             sealed_at: Instant::now(),
+            not_before: None,
         }
     }
 }
@@ -246,7 +258,8 @@ impl Runner {
         let mut preparing: JoinSet<PrepareDone> = JoinSet::new();
         let mut ready: VecDeque<Chunk> = VecDeque::new();
         let mut in_flight: JoinSet<Flight> = JoinSet::new();
-        let mut retry_at: Option<Instant> = None;
+        // The server asked to wait (`Retry-After`): nothing is sent before then.
+        let mut paused_until: Option<Instant> = None;
         let mut input_open = true;
 
         loop {
@@ -268,6 +281,7 @@ impl Runner {
             let busy = in_flight.len() + preparing.len() + ready.len();
             while preparing.len() < self.preparing_at_once
                 && ready.len() + preparing.len() <= free
+                && queued.front().is_some_and(|c| c.due(Instant::now()))
                 && self.worth_sending(&queued, &open, input_open, busy)
             {
                 let Some(mut chunk) = queued.pop_front() else {
@@ -278,12 +292,20 @@ impl Runner {
                 let sink = self.sink.clone();
                 preparing.spawn(prepare(sink, chunk));
             }
-            // Send what the limit allows.
-            while self.limiter.has_room() && retry_at.is_none_or(|t| Instant::now() >= t) {
-                let Some(chunk) = ready.pop_front() else {
+            // Send what the limit allows: the oldest chunk that is due (for an ordered sink, the
+            // oldest or nothing), so a chunk waiting out its backoff does not hold up the rest
+            // while the limit, halved by the failure, paces them.
+            while self.limiter.has_room() && paused_until.is_none_or(|t| Instant::now() >= t) {
+                let now = Instant::now();
+                let next = if self.ordered {
+                    ready.front().is_some_and(|c| c.due(now)).then_some(0)
+                } else {
+                    ready.iter().position(|c| c.due(now))
+                };
+                let Some(chunk) = next.and_then(|i| ready.remove(i)) else {
                     break;
                 };
-                retry_at = None;
+                paused_until = None;
                 self.limiter.launched();
                 let sink = self.sink.clone();
                 in_flight.spawn(async move {
@@ -313,7 +335,9 @@ impl Runner {
                 queued
                     .front()
                     .map(|c| c.sealed_at + self.config.flush_interval),
-                retry_at,
+                queued.front().and_then(|c| c.not_before),
+                ready.iter().filter_map(|c| c.not_before).min(),
+                paused_until,
             ]
             .into_iter()
             .flatten()
@@ -336,7 +360,11 @@ impl Runner {
                             let wait = error.retry_after.unwrap_or_else(|| self.config.backoff(chunk.attempt));
                             chunk.attempt += 1;
                             warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error.message, "failed to flush the buffer; will retry");
-                            retry_at = Some(Instant::now() + wait);
+                            let at = Instant::now() + wait;
+                            chunk.not_before = Some(at);
+                            if error.retry_after.is_some() {
+                                paused_until = Some(paused_until.map_or(at, |p| p.max(at)));
+                            }
                             self.count(&mut chunk, Stage::Ready);
                             // Retry before anything newer so an ordered sink stays in order.
                             ready.push_front(chunk);
@@ -350,7 +378,7 @@ impl Runner {
                         chunk.attempt += 1;
                         error!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait,
                             "preparing a chunk panicked (a bug); the chunk is kept and prepared again");
-                        retry_at = Some(Instant::now() + wait);
+                        chunk.not_before = Some(Instant::now() + wait);
                         self.count(&mut chunk, Stage::Queued);
                         queued.push_front(chunk);
                     } else {
