@@ -542,6 +542,9 @@ static ALL: &[&dyn Render] = &[
     &OUTPUT_BUFFER_BYTES,
     &OUTPUT_BUFFER_ENTRIES,
     &OUTPUT_FLUSH_DURATION,
+    &OUTPUT_CONCURRENCY_LIMIT,
+    &OUTPUT_IN_FLIGHT,
+    &OUTPUT_RTT,
     &GOOGLE_CLOUD_REQUEST_DURATION,
     &GOOGLE_CLOUD_REQUEST_BYTES,
     &GOOGLE_CLOUD_TOKEN_REFRESHES,
@@ -645,6 +648,33 @@ mod tests {
 
     static TEST_COUNTER: CounterFamily = counter("test_total", "A test.", &["a"]);
     static TEST_HISTOGRAM: HistogramFamily = histogram("test_seconds", "A test.", &[], &[1.0, 2.0]);
+
+    /// Every family declared in this file is rendered: one left out of `ALL` is invisible to
+    /// every scrape (the concurrency limiter's were, once).
+    #[test]
+    fn every_declared_family_is_rendered() {
+        let page = render();
+        let source = include_str!("metrics.rs");
+        let mut declared = 0;
+        for line in source.lines() {
+            let line = line.trim_start();
+            if !line.starts_with("pub static ") || !line.contains("Family = ") {
+                continue;
+            }
+            let name_line = source[source.find(line).unwrap()..]
+                .lines()
+                .skip(1)
+                .find(|l| l.trim_start().starts_with('"'))
+                .unwrap();
+            let name = name_line.trim().trim_end_matches(',').trim_matches('"');
+            declared += 1;
+            assert!(
+                page.contains(&format!("# TYPE {name} ")),
+                "{name} is declared but not rendered: add it to ALL"
+            );
+        }
+        assert!(declared >= 20, "found only {declared} families");
+    }
 
     #[test]
     fn renders_counters_with_escaped_labels_and_cumulative_buckets() {

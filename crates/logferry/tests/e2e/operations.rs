@@ -98,6 +98,26 @@ fn metrics_during_a_run_add_up_to_the_lines_written() {
         ),
         Some(size)
     );
+    // The concurrency limiter's series: a limit of at least one, nothing in flight once every
+    // line is acknowledged, and one RTT observed per delivered request at least.
+    let limit = metric(
+        &page,
+        "logferry_output_concurrency_limit{plugin_id=\"output0\",type=\"file\"}",
+    );
+    assert!(limit.is_some_and(|l| l >= 1.0), "{page}");
+    assert_eq!(
+        metric(
+            &page,
+            "logferry_output_requests_in_flight{plugin_id=\"output0\",type=\"file\"}"
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    let rtts = metric(
+        &page,
+        "logferry_output_rtt_seconds_count{plugin_id=\"output0\",type=\"file\"}",
+    );
+    assert!(rtts.is_some_and(|n| n >= 1.0), "{page}");
     let exposures = metric(
         &page,
         "logferry_exposure_window_seconds_count{plugin_id=\"app_tail\"}",
