@@ -58,6 +58,10 @@ pub enum Mode {
     /// A backlog, and SIGTERM as soon as the agent follows the file (the pod deleted with its
     /// log unsent): the time from SIGTERM to exit 0 with every line delivered.
     Drain,
+    /// Live at this many lines/s for 1.6 × `--live-seconds`, with a 429 storm (every other
+    /// request refused) from 0.3 × to 1.3 × `--live-seconds`: the agent's concurrency limit,
+    /// scraped from its /metrics, must fall and recover, and every line arrive.
+    Storm(u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +80,7 @@ impl Scenario {
             Mode::Live(rate) => format!("live {}k/s", rate / 1000),
             Mode::Idle => "idle".to_owned(),
             Mode::Drain => "drain".to_owned(),
+            Mode::Storm(rate) => format!("live {}k/s, 429 storm", rate / 1000),
         };
         let sink = match (self.sink, self.latency_ms) {
             (SinkKind::Counting, 0) => "counting".to_owned(),
@@ -112,6 +117,7 @@ pub fn scenarios() -> Vec<Scenario> {
         s(Json, Live(10_000), Counting, 50),
         s(Text, Live(100_000), Counting, 50),
         s(Json, Live(100_000), Counting, 50),
+        s(Text, Storm(100_000), Counting, 200),
         s(Text, Idle, Counting, 0),
     ]
 }
@@ -134,6 +140,8 @@ pub struct Measured {
     pub requests: u64,
     pub request_bytes: u64,
     pub wc_cpu_s: f64,
+    /// The concurrency limit: highest before the storm, lowest in it, highest after it.
+    pub limits: Option<(i64, i64, i64)>,
 }
 
 pub fn median(values: &mut [f64]) -> f64 {
@@ -236,6 +244,7 @@ fn run_once(options: &Options, scenario: Scenario) -> Result<Measured, String> {
         Mode::Live(rate) => {
             ((rate as f64 * options.live_seconds) as u64).clamp(1, options.lines.max(1))
         }
+        Mode::Storm(rate) => (rate as f64 * options.live_seconds * 1.6) as u64,
         Mode::Idle => 0,
     };
     let (log, bytes) = match scenario.mode {
@@ -307,6 +316,14 @@ fn measure(
     .map_err(|e| e.to_string())?;
     let mut command = Command::new(&options.bin);
     command.arg("run").arg("-c").arg(&config_path);
+    let metrics = match scenario.mode {
+        Mode::Storm(_) => {
+            let addr = free_port().map_err(|e| e.to_string())?;
+            command.arg("--health-listen").arg(addr.to_string());
+            Some(addr)
+        }
+        _ => None,
+    };
     let started = base.elapsed();
     let agent = Watched::spawn(command, base, "following tail").map_err(|e| e.to_string())?;
     let following = agent
@@ -336,6 +353,19 @@ fn measure(
                 write_live(log, scenario.kind, lines, rate, base).map_err(|e| e.to_string())?;
             written_at = w;
             m.bytes = b;
+        }
+        Mode::Storm(rate) => {
+            let live = Duration::from_secs_f64(options.live_seconds);
+            let scrape = metrics.expect("a storm run listens for metrics");
+            let storm = std::thread::scope(|scope| {
+                let watcher = scope.spawn(|| storm_limits(&sink, scrape, live));
+                let written = write_live(log, scenario.kind, lines, rate, base);
+                (written, watcher.join().expect("the storm thread"))
+            });
+            let (w, b) = storm.0.map_err(|e| e.to_string())?;
+            written_at = w;
+            m.bytes = b;
+            m.limits = Some(storm.1?);
         }
         Mode::Drain => return drain(agent, &sink, log, m),
         Mode::Backlog => {}
@@ -384,6 +414,60 @@ fn measure(
         m.wc_cpu_s = process::wc_cpu_s(log, 3);
     }
     Ok(m)
+}
+
+/// A free port on 127.0.0.1 (bound and released: the agent binds it right after).
+fn free_port() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// Runs the storm (from 0.3 × to 1.3 × `live`, on the sink) while scraping the agent's
+/// concurrency limit every 50 ms; returns its highest value before, lowest during and highest
+/// after the storm.
+fn storm_limits(
+    sink: &Sink,
+    metrics: SocketAddr,
+    live: Duration,
+) -> Result<(i64, i64, i64), String> {
+    let start = Instant::now();
+    let (from, to, end) = (live.mul_f64(0.3), live.mul_f64(1.3), live.mul_f64(1.6));
+    let (mut before, mut during, mut after) = (i64::MIN, i64::MAX, i64::MIN);
+    while start.elapsed() < end {
+        let t = start.elapsed();
+        sink.throttle(t >= from && t < to);
+        if let Some(limit) = scrape_limit(metrics) {
+            if t < from {
+                before = before.max(limit);
+            } else if t < to {
+                during = during.min(limit);
+            } else {
+                after = after.max(limit);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sink.throttle(false);
+    if sink.throttled() == 0 || before == i64::MIN || during == i64::MAX || after == i64::MIN {
+        return Err(format!(
+            "the storm was not seen: {} requests refused, limits {before}/{during}/{after}",
+            sink.throttled()
+        ));
+    }
+    Ok((before, during, after))
+}
+
+/// `logferry_output_concurrency_limit` from the agent's /metrics.
+fn scrape_limit(addr: SocketAddr) -> Option<i64> {
+    use std::io::Read as _;
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find(|l| l.starts_with("logferry_output_concurrency_limit{"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 /// SIGTERM at once, then: every line delivered, and the agent's exit, within the time given.
@@ -445,8 +529,8 @@ fn write_live(
 /// The Markdown table of medians.
 pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
     let mut out = String::new();
-    out.push_str("| scenario | lines | MiB | lines/s | MiB/s | CPU s | CPU s/GiB | wc -l CPU s/GiB | ratio | CPU % core | peak RSS MiB | idle RSS MiB | start→following ms | exposure p50 ms | exposure p99 ms | requests | mean request KiB | wall s |\n");
-    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    out.push_str("| scenario | lines | MiB | lines/s | MiB/s | CPU s | CPU s/GiB | wc -l CPU s/GiB | ratio | CPU % core | peak RSS MiB | idle RSS MiB | start→following ms | exposure p50 ms | exposure p99 ms | requests | mean request KiB | wall s | limit before / storm / after |\n");
+    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for (label, scenario, runs) in rows {
         let med = |f: &dyn Fn(&Measured) -> f64| {
             let mut v: Vec<f64> = runs.iter().map(f).filter(|x| x.is_finite()).collect();
@@ -462,11 +546,11 @@ pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
         let gib = |m: &Measured| m.bytes as f64 / GIB;
         let lines = med(&|m| m.lines as f64);
         let idle = matches!(scenario.mode, Mode::Idle);
-        let live = matches!(scenario.mode, Mode::Live(_));
+        let live = matches!(scenario.mode, Mode::Live(_) | Mode::Storm(_));
         let na = f64::NAN;
         let _ = writeln!(
             out,
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             fmt(lines, 0),
             fmt(med(&|m| m.bytes as f64 / MIB), 1),
             fmt(
@@ -536,6 +620,21 @@ pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
                 1
             ),
             fmt(if idle { na } else { med(&|m| m.wall_s) }, 2),
+            {
+                let part = |f: fn(&(i64, i64, i64)) -> i64| {
+                    med(&|m| m.limits.as_ref().map_or(na, |l| f(l) as f64))
+                };
+                if matches!(scenario.mode, Mode::Storm(_)) {
+                    format!(
+                        "{} / {} / {}",
+                        fmt(part(|l| l.0), 0),
+                        fmt(part(|l| l.1), 0),
+                        fmt(part(|l| l.2), 0)
+                    )
+                } else {
+                    "–".to_owned()
+                }
+            },
         );
     }
     out

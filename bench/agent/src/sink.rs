@@ -27,6 +27,11 @@ struct State {
     upstream: Option<SocketAddr>,
     /// How long each answer is held back.
     latency: Duration,
+    /// While set, every other request is answered 429 (Cloud Logging's quota exhausted).
+    throttle: AtomicBool,
+    throttled: AtomicU64,
+    /// Requests seen, answered or refused.
+    seen: AtomicU64,
     stop: AtomicBool,
     requests: AtomicU64,
     body_bytes: AtomicU64,
@@ -63,6 +68,9 @@ impl Sink {
             base,
             upstream,
             latency,
+            throttle: AtomicBool::new(false),
+            throttled: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             body_bytes: AtomicU64::new(0),
@@ -111,6 +119,16 @@ impl Sink {
         true
     }
 
+    /// Starts or ends a 429 storm: every other request refused while it lasts.
+    pub fn throttle(&self, on: bool) {
+        self.state.throttle.store(on, Ordering::SeqCst);
+    }
+
+    /// Requests refused by [`Sink::throttle`].
+    pub fn throttled(&self) -> u64 {
+        self.state.throttled.load(Ordering::SeqCst)
+    }
+
     pub fn distinct(&self) -> u64 {
         self.state.arrivals.lock().unwrap().distinct
     }
@@ -142,7 +160,22 @@ fn serve(mut conn: TcpStream, state: &State) -> io::Result<()> {
         };
         let arrived = Instant::now();
         let body = &buf[head_len..head_len + body_len];
+        let nth = state.seen.fetch_add(1, Ordering::SeqCst);
+        let refuse = state.throttle.load(Ordering::SeqCst) && nth.is_multiple_of(2);
+        if refuse {
+            state.throttled.fetch_add(1, Ordering::SeqCst);
+        }
         let answer = match state.upstream {
+            _ if refuse => {
+                let body = br#"{"error":{"code":429,"message":"Quota exceeded (bench storm)","status":"RESOURCE_EXHAUSTED"}}"#;
+                let mut answer = format!(
+                    "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                answer.extend_from_slice(body);
+                answer
+            }
             None => {
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
                     .to_vec()
