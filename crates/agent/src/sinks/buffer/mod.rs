@@ -330,6 +330,11 @@ impl Runner {
             let accepting = input_open
                 && self.held + open.bytes < self.config.total_limit_size
                 && queued.len() < self.config.queued_chunks_limit_size;
+            // The next moment something becomes due. A moment already past is left out: what
+            // it allows was done above unless something else (a free slot, a finished
+            // preparation, room in the buffer) holds it back, and that wakes this loop itself.
+            // Keeping it in would spin the loop until then (a storm of 429s cost half a core).
+            let now = Instant::now();
             let timer = [
                 open.since.map(|t| t + self.config.flush_interval),
                 queued
@@ -341,6 +346,7 @@ impl Runner {
             ]
             .into_iter()
             .flatten()
+            .filter(|t| *t > now)
             .min();
             tokio::select! {
                 biased;

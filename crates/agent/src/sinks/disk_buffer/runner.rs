@@ -232,10 +232,15 @@ impl Runner {
                 .unread_since
                 .filter(|_| unread > 0)
                 .map(|t| t + self.config.flush_interval);
-            let timer = match (flush_at, retry_at) {
-                (Some(f), Some(r)) => Some(f.min(r)),
-                (f, r) => f.or(r),
-            };
+            // A moment already past is left out: what it allows was done above unless the
+            // limit held it back, and a finished send wakes this loop itself (keeping it in
+            // would spin until then).
+            let now = Instant::now();
+            let timer = [flush_at, retry_at]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t > now)
+                .min();
             tokio::select! {
                 biased;
                 _ = self.abort.cancelled() => break,
