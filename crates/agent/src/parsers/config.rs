@@ -9,7 +9,9 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::multiline::{Grouping, MultilineParser};
-use super::{JsonParser, LineParser, LtsvParser, NoneParser, RegexpParser};
+use super::{
+    CriParser, DockerParser, JsonParser, LineParser, LtsvParser, NoneParser, RegexpParser,
+};
 
 /// How a field's text is converted (`types`).
 #[derive(Debug, Clone)]
@@ -90,6 +92,13 @@ pub enum ParserConfig {
     Python {
         flush_after: Duration,
     },
+    /// Container runtime logs (`cri`, `docker`): parts of a split line are joined.
+    Cri {
+        flush_after: Duration,
+    },
+    Docker {
+        flush_after: Duration,
+    },
 }
 
 const APACHE2: &str = r#"^(?P<host>[^ ]*) [^ ]* (?P<user>[^ ]*) \[(?P<time>[^\]]*)\] "(?P<method>\S+)(?: +(?P<path>(?:[^\"]|\\.)*?)(?: +\S*)?)?" (?P<code>[^ ]*) (?P<size>[^ ]*)(?: "(?P<referer>(?:[^\"]|\\.)*)" "(?P<agent>(?:[^\"]|\\.)*)")?$"#;
@@ -105,6 +114,8 @@ pub const FORMATS: &[&str] = &[
     "ltsv",
     "multiline",
     "python",
+    "cri",
+    "docker",
     "apache2",
     "nginx",
     "syslog",
@@ -218,6 +229,18 @@ impl ParserConfig {
                     .duration("multiline_flush_interval")
                     .unwrap_or(Duration::from_secs(1)),
             },
+            "cri" | "docker" => {
+                // How long the parts of an unfinished line wait for the rest (a container
+                // killed in the middle of a long line) before they go out as they are.
+                let flush_after = r
+                    .duration("multiline_flush_interval")
+                    .unwrap_or(Duration::from_secs(5));
+                if kind == "cri" {
+                    ParserConfig::Cri { flush_after }
+                } else {
+                    ParserConfig::Docker { flush_after }
+                }
+            }
             other => {
                 let hint = fluent_config::did_you_mean(other, FORMATS)
                     .map(|s| format!("did you mean `{s}`?"));
@@ -262,6 +285,8 @@ impl ParserConfig {
                 *flush_after,
             )),
             ParserConfig::Python { flush_after } => Box::new(MultilineParser::python(*flush_after)),
+            ParserConfig::Cri { flush_after } => Box::new(CriParser::new(*flush_after)),
+            ParserConfig::Docker { flush_after } => Box::new(DockerParser::new(*flush_after)),
         }
     }
 
@@ -273,6 +298,8 @@ impl ParserConfig {
             ParserConfig::Ltsv(_) => "ltsv",
             ParserConfig::Multiline { .. } => "multiline",
             ParserConfig::Python { .. } => "python",
+            ParserConfig::Cri { .. } => "cri",
+            ParserConfig::Docker { .. } => "docker",
         }
     }
 }

@@ -1,8 +1,9 @@
-//! Parsers (`format` / `<parse>`): turn one line — or, for `multiline` and `python`, a group of
-//! lines — into an event time and record. A line a parser cannot read is never dropped: it is
+//! Parsers (`format` / `<parse>`): turn one line — or, for `multiline`, `python`, `cri` and
+//! `docker`, a group of lines — into an event time and record. A line a parser cannot read is never dropped: it is
 //! kept as a plain `message` record and reported, so nothing is lost to a format mismatch.
 
 mod config;
+mod container;
 mod multiline;
 pub mod time;
 
@@ -16,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::event::{JsonLine, Record};
 
 pub use config::{FieldType, ParserConfig, TimeConfig};
+pub use container::{CriParser, DockerParser};
 pub use multiline::MultilineParser;
 
 /// A finished record, with the file offset of its first byte.

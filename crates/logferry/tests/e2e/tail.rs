@@ -194,3 +194,43 @@ fn a_last_line_without_newline_is_delivered_at_shutdown_and_lines_keep_their_byt
     );
     let _ = Path::new("");
 }
+
+#[test]
+fn cri_parts_of_a_split_line_arrive_as_one_record_and_hold_the_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "  <parse>\n    @type cri\n  </parse>\n");
+    let log = dir.path().join("app.log");
+    // containerd split a long stdout line; a stderr line came between its parts.
+    let first = "2026-12-02T10:00:00.000000001Z stdout P first half, \n";
+    append(&log, first);
+    append(
+        &log,
+        "2026-12-02T10:00:00.5Z stderr F an error in between\n",
+    );
+    let agent = Agent::start(&config);
+    let out = dir.path().join("out.log");
+    wait_until("the stderr line", || count_lines(&out) >= 1);
+    // The stderr line is delivered and acknowledged, but the position may not pass the first
+    // part of the unfinished stdout line: a restart now would read that part again.
+    let pos = dir.path().join("app.log.pos");
+    wait_until("the pos_file", || pos.exists());
+    let held = fs::read_to_string(&pos).unwrap();
+    assert!(held.contains(&format!("\t{:016x}\t", 0)), "{held}");
+    append(&log, "2026-12-02T10:00:01Z stdout F second half\n");
+    wait_until("the joined line", || count_lines(&out) >= 2);
+    agent.stop();
+    let text = fs::read_to_string(&out).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{text}");
+    assert_eq!(records[0]["message"], "an error in between");
+    assert_eq!(records[0]["stream"], "stderr");
+    assert_eq!(records[1]["message"], "first half, second half");
+    assert_eq!(records[1]["stream"], "stdout");
+    assert_eq!(records[1]["logtag"], "F");
+    let size = fs::metadata(&log).unwrap().len();
+    let done = fs::read_to_string(&pos).unwrap();
+    assert!(done.contains(&format!("\t{size:016x}\t")), "{done}");
+}
