@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fluent_config::{Diagnostic, ParseOptions, Reader, Section};
 
-use crate::filters::{Filter, GrepFilter, RecordTransformer};
+use crate::filters::{Filter, GrepFilter, KubernetesMetadata, RecordTransformer};
 use crate::pattern::TagPattern;
 use crate::sinks::BufferConfig;
 use crate::sinks::file::{FileFormat, FileSinkConfig};
@@ -18,7 +18,7 @@ use crate::sources::monitor::EndpointConfig;
 use crate::sources::tail::TailSourceConfig;
 
 pub const SOURCE_TYPES: &[&str] = &["tail", "forward", "prometheus", "monitor_agent"];
-pub const FILTER_TYPES: &[&str] = &["grep", "record_transformer"];
+pub const FILTER_TYPES: &[&str] = &["grep", "record_transformer", "kubernetes_metadata"];
 pub const OUTPUT_TYPES: &[&str] = &["google_cloud", "forward", "stdout", "file", "null"];
 /// Plugins a fluentd user may have that logferry does not offer yet.
 const NOT_YET: &[&str] = &[
@@ -281,6 +281,9 @@ fn read_filter(r: &mut Reader<'_>) -> Option<Box<dyn Filter>> {
         "grep" => GrepFilter::from_reader(r).map(|f| Box::new(f) as Box<dyn Filter>),
         "record_transformer" => {
             RecordTransformer::from_reader(r).map(|f| Box::new(f) as Box<dyn Filter>)
+        }
+        "kubernetes_metadata" => {
+            KubernetesMetadata::from_reader(r).map(|f| Box::new(f) as Box<dyn Filter>)
         }
         other => {
             unknown_type(r, other, &span, "filter", FILTER_TYPES);

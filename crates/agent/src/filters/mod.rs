@@ -1,10 +1,12 @@
 //! Filters (`<filter>`): `grep` keeps or drops events by field patterns, `record_transformer`
-//! adds and removes fields. Each runs on the source's thread, in declaration order.
+//! adds and removes fields, `kubernetes_metadata` says which pod and container a line is from. Each runs on the source's thread, in declaration order.
 
 mod grep;
+mod kubernetes_metadata;
 mod record_transformer;
 
 pub use grep::GrepFilter;
+pub use kubernetes_metadata::{Fields as KubernetesFields, KubernetesMetadata};
 pub use record_transformer::RecordTransformer;
 
 use crate::event::Event;
