@@ -94,6 +94,14 @@ pub struct GoogleCloudConfig {
     pub k8s_pod_name: Option<String>,
     pub k8s_namespace_name: Option<String>,
     pub k8s_container_name: Option<String>,
+    /// The cluster of a node's containers (`k8s_container` resources); else the metadata
+    /// server's `cluster-name` attribute.
+    pub k8s_cluster_name: Option<String>,
+    /// Else the metadata server's `cluster-location` attribute, else the zone.
+    pub k8s_cluster_location: Option<String>,
+    /// The node the agent runs on (`NODE_NAME` from the downward API): each container entry's
+    /// `compute.googleapis.com/resource_name` label, unless the record names its host.
+    pub k8s_node_name: Option<String>,
 }
 
 impl Default for GoogleCloudConfig {
@@ -127,6 +135,9 @@ impl Default for GoogleCloudConfig {
             k8s_pod_name: None,
             k8s_namespace_name: None,
             k8s_container_name: None,
+            k8s_cluster_name: None,
+            k8s_cluster_location: None,
+            k8s_node_name: None,
         }
     }
 }
@@ -303,6 +314,9 @@ impl GoogleCloudConfig {
             ("k8s_pod_name", &mut c.k8s_pod_name),
             ("k8s_namespace_name", &mut c.k8s_namespace_name),
             ("k8s_container_name", &mut c.k8s_container_name),
+            ("k8s_cluster_name", &mut c.k8s_cluster_name),
+            ("k8s_cluster_location", &mut c.k8s_cluster_location),
+            ("k8s_node_name", &mut c.k8s_node_name),
         ] {
             if let Some(v) = non_empty(r.string(key)) {
                 *slot = Some(v);
@@ -316,7 +330,8 @@ impl GoogleCloudConfig {
 
     /// Fills the values that come from the environment: `GOOGLE_APPLICATION_CREDENTIALS`,
     /// gcloud's ADC file under `$HOME`, `GCE_METADATA_HOST`, and the downward-API variables
-    /// `POD_NAME` (else `HOSTNAME`), `POD_NAMESPACE` (else `NAMESPACE`), `CONTAINER_NAME`.
+    /// `POD_NAME` (else `HOSTNAME`), `POD_NAMESPACE` (else `NAMESPACE`), `CONTAINER_NAME`,
+    /// `NODE_NAME`.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> GoogleCloudConfig {
         let get = |k: &str| env(k).filter(|v| !v.is_empty());
         if self.credentials_path.is_none() {
@@ -338,6 +353,7 @@ impl GoogleCloudConfig {
             .k8s_namespace_name
             .or_else(|| get("POD_NAMESPACE").or_else(|| get("NAMESPACE")));
         self.k8s_container_name = self.k8s_container_name.or_else(|| get("CONTAINER_NAME"));
+        self.k8s_node_name = self.k8s_node_name.or_else(|| get("NODE_NAME"));
         self
     }
 

@@ -20,6 +20,7 @@ use gcloud_logging::{LogEntry, LogSplit, WriteLogEntriesRequest, lift_record, lo
 use serde_json::{Map, Value};
 
 use super::config::OversizeEntries;
+use super::kubernetes::{self, K8sSettings, K8sShape};
 use crate::event::{Event, Record};
 
 /// What every request of a sink shares, and the limits.
@@ -33,6 +34,9 @@ pub struct EncodeSettings {
     pub max_request_bytes: usize,
     pub max_entry_bytes: usize,
     pub oversize: OversizeEntries,
+    /// Records that name their container become `k8s_container` entries (see
+    /// [`super::kubernetes`]); `None` when `resource_type` forces another type.
+    pub k8s: Option<K8sSettings>,
 }
 
 /// One complete request body and where each entry sits in it.
@@ -299,6 +303,26 @@ impl ChunkEncoder<'_> {
                 }
             }
             Record::Map(map) => {
+                if let Some(k8s) = &self.settings.k8s
+                    && let Some(shaped) = kubernetes::shape(k8s, map, self.settings.detect_json)
+                {
+                    let detected = if shaped.detected_json {
+                        Detected::Json
+                    } else {
+                        Detected::Record
+                    };
+                    let map = (shaped.payload, detected);
+                    let shape = Some(shaped.shape);
+                    return self.encode_shaped(
+                        b,
+                        map,
+                        shape,
+                        event,
+                        entry_log_name,
+                        base_id,
+                        entry_max,
+                    );
+                }
                 let map = (map.clone(), Detected::Record);
                 self.encode_map(b, map, event, entry_log_name, base_id, entry_max)
             }
@@ -432,6 +456,21 @@ impl ChunkEncoder<'_> {
         base_id: InsertId,
         entry_max: usize,
     ) {
+        self.encode_shaped(b, map, None, event, log_name, base_id, entry_max)
+    }
+
+    /// [`Self::encode_map`], with what a container record's Kubernetes fields give its entry.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_shaped(
+        &mut self,
+        b: usize,
+        map: (Map<String, Value>, Detected),
+        shape: Option<K8sShape>,
+        event: &Event,
+        log_name: Option<Arc<str>>,
+        base_id: InsertId,
+        entry_max: usize,
+    ) {
         let mut entry = match map {
             (map, Detected::Json) => lift_detected_json(map, &self.settings.project_id),
             (map, Detected::Record) => lift_record(map, &self.settings.project_id),
@@ -441,6 +480,9 @@ impl ChunkEncoder<'_> {
             .insert_id
             .get_or_insert_with(|| base_id.as_str().to_owned());
         entry.log_name = log_name.map(|n| n.to_string());
+        if let Some(shape) = shape {
+            shape.apply(&mut entry, &self.settings.project_id);
+        }
         let builder = &mut self.builders[b].1;
         let (start, entry_start) = builder.begin();
         // Serializing a LogEntry (strings, maps, numbers) into a Vec cannot fail.

@@ -133,8 +133,9 @@ pub fn resolve(
         })?;
     let zone = config.zone.clone().or_else(|| facts.zone.clone());
     let instance_id = config.vm_id.clone().or_else(|| facts.instance_id.clone());
-    let cluster = facts.cluster_name.clone();
-    let detected_type = if cluster.is_some() {
+    let (location, cluster) = cluster_of(config, facts);
+    let on_gke = config.k8s_cluster_name.is_some() || facts.cluster_name.is_some();
+    let detected_type = if on_gke {
         "k8s_container"
     } else if facts.on_gce || instance_id.is_some() {
         "gce_instance"
@@ -152,7 +153,6 @@ pub fn resolve(
     put("project_id", Some(project_id.clone()));
     match kind {
         "k8s_container" => {
-            let location = facts.cluster_location.clone().or_else(|| zone.clone());
             put("location", location);
             put("cluster_name", cluster);
             put("namespace_name", config.k8s_namespace_name.clone());
@@ -182,4 +182,22 @@ pub fn resolve(
             labels,
         },
     })
+}
+
+/// The cluster's location and name: `k8s_cluster_location`/`k8s_cluster_name`, else the node's
+/// `cluster-location`/`cluster-name` attributes (the location falls back to the zone);
+/// `resource_labels` override both.
+pub fn cluster_of(
+    config: &GoogleCloudConfig,
+    facts: &MachineFacts,
+) -> (Option<String>, Option<String>) {
+    let zone = config.zone.clone().or_else(|| facts.zone.clone());
+    let location = (config.resource_labels.get("location").cloned())
+        .or_else(|| config.k8s_cluster_location.clone())
+        .or_else(|| facts.cluster_location.clone())
+        .or(zone);
+    let cluster = (config.resource_labels.get("cluster_name").cloned())
+        .or_else(|| config.k8s_cluster_name.clone())
+        .or_else(|| facts.cluster_name.clone());
+    (location, cluster)
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod encoder;
 pub mod http;
+pub mod kubernetes;
 pub mod metadata;
 pub mod service;
 #[cfg(test)]
@@ -103,6 +104,7 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
                 + SERVER_FIELDS_BYTES,
         ),
         oversize: config.oversize_entries,
+        k8s: k8s_settings(&config, &facts, &resolved),
     };
     let stats = Arc::new(GoogleCloudStats::default());
     let service = Service {
@@ -130,6 +132,29 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
         stats,
         batching,
     }))
+}
+
+/// Container records become `k8s_container` entries unless `resource_type` asks for another
+/// type.
+fn k8s_settings(
+    config: &GoogleCloudConfig,
+    facts: &metadata::MachineFacts,
+    resolved: &Resolved,
+) -> Option<kubernetes::K8sSettings> {
+    if config
+        .resource_type
+        .as_deref()
+        .is_some_and(|t| t != "k8s_container")
+    {
+        return None;
+    }
+    let (location, cluster_name) = metadata::cluster_of(config, facts);
+    Some(kubernetes::K8sSettings {
+        project_id: resolved.project_id.clone(),
+        location,
+        cluster_name,
+        node_name: config.k8s_node_name.clone(),
+    })
 }
 
 /// The output; see the module docs.

@@ -179,6 +179,7 @@ fn settings(max_request: usize, max_entry: usize, oversize: OversizeEntries) -> 
         max_request_bytes: max_request,
         max_entry_bytes: max_entry,
         oversize,
+        k8s: None,
     }
 }
 
@@ -466,5 +467,122 @@ fn credentials_files_load_and_never_print_their_secrets() {
             .err()
             .unwrap()
             .contains("external_account")
+    );
+}
+
+/// A node's chunk mixes pods: each container entry carries its own `k8s_container` resource
+/// and `stdout`/`stderr` log, any other entry takes the request's; requests still never pass
+/// `max_request_bytes` (the per-entry resource is counted in the entry), and nothing is lost.
+#[test]
+fn container_entries_of_many_pods_carry_their_own_resource() {
+    let mut settings = settings(6_000, 3_000, OversizeEntries::Split);
+    settings.k8s = Some(super::kubernetes::K8sSettings {
+        project_id: "p".into(),
+        location: Some("asia-northeast1".into()),
+        cluster_name: Some("c1".into()),
+        node_name: Some("node-a".into()),
+    });
+    let events: Vec<Event> = (0..300u64)
+        .map(|i| {
+            let pod = format!("web-{}", i % 3);
+            let record = if i % 10 == 9 {
+                json!({"message": format!("plain {i}")})
+            } else {
+                json!({
+                    "stream": if i.is_multiple_of(2) { "stdout" } else { "stderr" },
+                    "logtag": "F",
+                    "message": format!("line {i} {}", "x".repeat((i as usize * 13) % 400)),
+                    "docker": {"container_id": "abc"},
+                    "kubernetes": {"namespace_name": "shop", "pod_name": pod,
+                                   "container_name": "api", "labels": {"app": "web"}},
+                })
+            };
+            Event {
+                tag: Arc::from(format!("kubernetes.{pod}")),
+                time: Timestamp::new(1_800_000_000, 0).unwrap(),
+                record: Record::Map(record.as_object().unwrap().clone()),
+                origin: Some(Origin {
+                    file: 1 + i % 3,
+                    offset: i * 1000,
+                }),
+            }
+        })
+        .collect();
+    let encoded = encode_chunk(&settings, &events);
+    assert!(encoded.batches.len() > 3, "the limit splits the chunk");
+    let mut seen = 0;
+    for batch in &encoded.batches {
+        assert!(batch.body.len() <= 6_000, "{}", batch.body.len());
+        let request: WriteLogEntriesRequest = serde_json::from_slice(&batch.body).unwrap();
+        assert_eq!(request.resource, Some(MonitoredResource::global()));
+        for entry in &request.entries {
+            let text = entry.text_payload.as_deref().unwrap();
+            let i: u64 = text.split(' ').nth(1).unwrap().parse().unwrap();
+            assert_eq!(
+                entry.insert_id,
+                Some(gcloud_logging::insert_id(1 + i % 3, i * 1000, None))
+            );
+            seen += 1;
+            if i % 10 == 9 {
+                assert_eq!(entry.resource, None, "{text}");
+                assert_eq!(entry.labels, None);
+                continue;
+            }
+            let resource = entry.resource.as_ref().unwrap();
+            assert_eq!(resource.r#type, "k8s_container");
+            assert_eq!(resource.labels["pod_name"], format!("web-{}", i % 3));
+            assert_eq!(resource.labels["cluster_name"], "c1");
+            assert_eq!(resource.labels["location"], "asia-northeast1");
+            let stream = if i.is_multiple_of(2) {
+                "stdout"
+            } else {
+                "stderr"
+            };
+            assert_eq!(
+                entry.log_name.as_deref(),
+                Some(&*format!("projects/p/logs/{stream}"))
+            );
+            let labels = entry.labels.as_ref().unwrap();
+            assert_eq!(labels["k8s-pod/app"], "web");
+            assert_eq!(labels["compute.googleapis.com/resource_name"], "node-a");
+            assert!(
+                text.starts_with("line "),
+                "the bookkeeping fields left the payload"
+            );
+        }
+    }
+    assert_eq!(seen, 300);
+}
+
+/// `resource_type` forcing another type turns the container shaping off; a configured cluster
+/// (or the metadata server's) names the location and cluster.
+#[test]
+fn cluster_comes_from_parameters_then_the_metadata_server() {
+    use super::metadata::cluster_of;
+    let facts = MachineFacts {
+        on_gce: true,
+        cluster_name: Some("from-metadata".into()),
+        cluster_location: Some("us-central1".into()),
+        zone: Some("us-central1-b".into()),
+        ..MachineFacts::default()
+    };
+    let config = GoogleCloudConfig::default();
+    assert_eq!(
+        cluster_of(&config, &facts),
+        (Some("us-central1".into()), Some("from-metadata".into()))
+    );
+    let (config, diags) = read("  k8s_cluster_name c2\n  k8s_cluster_location europe-west1\n");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(
+        cluster_of(&config, &facts),
+        (Some("europe-west1".into()), Some("c2".into()))
+    );
+    let zonal = MachineFacts {
+        cluster_location: None,
+        ..facts
+    };
+    assert_eq!(
+        cluster_of(&GoogleCloudConfig::default(), &zonal).0,
+        Some("us-central1-b".into())
     );
 }
