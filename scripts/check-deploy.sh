@@ -5,7 +5,8 @@
 #      newest known, strictly; the renderings hold only the registry's images with the build's tag;
 #   2. the manifests agree with each other (the pod's contract, the grace period, the alerts'
 #      metrics, Cloud Build's registry, tags and cache);
-#   3. `logferry check` accepts both ConfigMaps' fluentd.conf, which differ by detect_json alone;
+#   3. `logferry check` accepts both ConfigMaps' fluentd.conf, which differ by detect_json alone,
+#      and the DaemonSet variant's node config (deploy/k8s/daemonset);
 #   4. the Dockerfiles build with CI's commands and toolchain, their dependency layer's skeleton
 #      is the workspace, and their context holds it;
 #   5. the GKE scripts parse (`bash -n`) and run with `set -euo pipefail`.
@@ -40,7 +41,13 @@ for f in deploy/k8s/*.yaml; do
   esac
 done
 [ "${#manifests[@]}" -ge 5 ] || fail "expected at least 5 manifests in deploy/k8s, found ${#manifests[@]}"
+# The DaemonSet variant (node-level mode), a kustomization of its own.
+for f in deploy/k8s/daemonset/*.yaml; do
+  [ "$(basename "$f")" = kustomization.yaml ] || manifests+=("$f")
+done
 kubectl kustomize deploy/k8s > "${render_dir}/base.yaml" || fail "kubectl kustomize deploy/k8s fails"
+kubectl kustomize deploy/k8s/daemonset > "${render_dir}/daemonset.yaml" \
+  || fail "kubectl kustomize deploy/k8s/daemonset fails"
 # What apply.sh applies, for every variant it documents; the images must be the build's.
 readonly RENDER_PROJECT=check-deploy-project RENDER_TAG=20260101-000000-abc1234
 for variant in "native structured 0" "classic structured 0" "native original 0" "classic original 0" "native structured 1"; do
@@ -83,7 +90,7 @@ for path in sorted(glob.glob(os.path.join(render_dir, "apply-*.yaml"))):
 PY
 
 step "2. the manifests agree with each other"
-python3 - <<'PY'
+python3 - "${render_dir}/daemonset.yaml" <<'PY'
 import os, sys, yaml
 
 def load(path):
@@ -220,6 +227,78 @@ for name in sorted({m for e in exprs for m in re.findall(r"\b(?:logferry|fluentd
         fail(f"monitoring.yaml uses {name}, which crates/agent/src/metrics.rs does not export")
 if not exprs:
     fail("monitoring.yaml has no alert")
+
+# The DaemonSet variant, as `kubectl kustomize deploy/k8s/daemonset` renders it.
+for r in load("deploy/k8s/daemonset/kustomization.yaml")[0]["resources"]:
+    if not os.path.exists(os.path.join("deploy/k8s/daemonset", r)):
+        fail(f"daemonset/kustomization.yaml lists {r}, which does not exist")
+docs = load(sys.argv[1])
+by_kind = {}
+for d in docs:
+    by_kind.setdefault(d["kind"], []).append(d)
+want = ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Namespace", "PriorityClass", "ServiceAccount"]
+if sorted(by_kind) != want or any(len(v) != 1 for v in by_kind.values()):
+    fail(f"daemonset renders {sorted((d['kind'] for d in docs))}, expected one each of {want}")
+(ds,), (sa,), (role,), (binding,), (pc,), (ns,) = (by_kind[k] for k in
+    ("DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "Namespace"))
+namespace = ns["metadata"]["name"]
+for d in (ds, sa, by_kind["ConfigMap"][0]):
+    if d["metadata"].get("namespace") != namespace:
+        fail(f"daemonset: {d['kind']} {d['metadata']['name']} is not in namespace {namespace}")
+spec = ds["spec"]["template"]["spec"]
+if spec.get("serviceAccountName") != sa["metadata"]["name"]:
+    fail("daemonset: the pods must run as the kit's ServiceAccount")
+rules = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+for resource in ("pods", "namespaces"):
+    if rules.get(("", resource)) != {"get", "list", "watch"}:
+        fail(f"daemonset: the ClusterRole must allow get, list and watch on {resource} (and no more)")
+if binding["roleRef"]["name"] != role["metadata"]["name"] or binding["subjects"] != [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": namespace}]:
+    fail("daemonset: the ClusterRoleBinding must bind the ClusterRole to the ServiceAccount")
+if {"operator": "Exists"} not in spec.get("tolerations", []):
+    fail("daemonset: needs a toleration for every taint (operator: Exists), to run on every node")
+if spec.get("priorityClassName") != pc["metadata"]["name"]:
+    fail("daemonset: priorityClassName must be the kit's PriorityClass")
+(agent,) = spec["containers"]
+if agent["image"] not in image_names:
+    fail(f"daemonset: image {agent['image']} is not the base's bare name")
+r = agent.get("resources", {})
+if not (r.get("requests", {}).get("cpu") and r.get("requests", {}).get("memory") and r.get("limits", {}).get("memory")):
+    fail("daemonset: needs cpu and memory requests and a memory limit")
+sc = agent.get("securityContext", {})
+if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
+        and sc.get("capabilities", {}).get("drop") == ["ALL"]):
+    fail("daemonset: needs a read-only root, no privilege escalation and no capabilities")
+if agent["livenessProbe"]["httpGet"]["path"] != "/healthz" or "readinessProbe" in agent:
+    fail("daemonset: liveness on /healthz, and no readiness probe (nothing routes to the agent)")
+env = {e["name"]: e for e in agent.get("env", [])}
+if env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "spec.nodeName":
+    fail("daemonset: NODE_NAME must come from the downward API (spec.nodeName)")
+volumes = {v["name"]: v for v in spec["volumes"]}
+mounts = {m["mountPath"]: m for m in agent["volumeMounts"]}
+host = lambda m: volumes[m["name"]].get("hostPath", {}).get("path")
+if "/var/log" not in mounts or host(mounts["/var/log"]) != "/var/log":
+    fail("daemonset: the node's /var/log (a hostPath) must be mounted at /var/log")
+if not mounts["/var/log"].get("readOnly"):
+    fail("daemonset: the node's /var/log must be mounted read-only")
+conf_mount = next((m for m in agent["volumeMounts"] if "configMap" in volumes[m["name"]]), None)
+if not conf_mount:
+    fail("daemonset: the node config's ConfigMap must be mounted")
+args = agent["args"]
+if arg(args, "-c", "") != conf_mount["mountPath"].rstrip("/") + "/fluentd.conf":
+    fail("daemonset: `run -c` must read the mounted ConfigMap's fluentd.conf")
+conf = by_kind["ConfigMap"][0]["data"]["fluentd.conf"]
+state = [m for m in agent["volumeMounts"] if not m.get("readOnly") and host(m)]
+for key in ("pos_file", "dead_letter_path"):
+    value = next((l.split()[1] for l in conf.splitlines() if l.split()[:1] == [key]), None)
+    if not value or not any(value.startswith(m["mountPath"].rstrip("/") + "/") for m in state):
+        fail(f"daemonset: {key} ({value}) must be on a writable hostPath, to outlive the pod")
+for needed in ("path /var/log/containers/*.log", "@type cri", "@type kubernetes_metadata", "@type google_cloud"):
+    if needed not in conf:
+        fail(f"daemonset: the node config needs `{needed}`")
+drain = dur(arg(args, "--drain-timeout", "25s"))
+if spec["terminationGracePeriodSeconds"] < drain + 5:
+    fail(f"daemonset: terminationGracePeriodSeconds {spec['terminationGracePeriodSeconds']} < drain {drain}s + 5s slack")
 PY
 
 step "3. logferry check on both ConfigMaps' fluentd.conf"
@@ -239,6 +318,21 @@ sys.stdout.write(cm["data"]["fluentd.conf"])' "deploy/k8s/${cm}.yaml" > "${conf_
       || fail "logferry check rejects ${cm}.yaml's fluentd.conf"
   fi
 done
+# The DaemonSet variant's node config.
+python3 -c '
+import sys, yaml
+(cm,) = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+sys.stdout.write(cm["data"]["fluentd.conf"])' deploy/k8s/daemonset/configmap.yaml > "${conf_dir}/node.conf"
+if [ -n "${LOGFERRY:-}" ]; then
+  node_check=("${LOGFERRY}" check -c "${conf_dir}/node.conf")
+else
+  node_check=(cargo run --quiet -p logferry -- check -c "${conf_dir}/node.conf")
+fi
+# Clean: no error and no warning (a warning would be a parameter the agent ignores).
+node_out="$("${node_check[@]}" 2>&1)" || fail "logferry check rejects daemonset/configmap.yaml's fluentd.conf: ${node_out}"
+if grep -qiE '(^|: )warning' <<<"${node_out}"; then
+  fail "logferry check warns about daemonset/configmap.yaml's fluentd.conf: ${node_out}"
+fi
 # The kit's ConfigMap is the original plus detect_json (and the comment saying why), no more.
 grep -qx '  detect_json true' "${conf_dir}/configmap.conf" || fail "configmap.yaml must turn on detect_json"
 if grep -q detect_json "${conf_dir}/configmap-original.conf"; then
