@@ -6,6 +6,7 @@ mod e2e {
     pub mod disk_buffer;
     pub mod forward;
     pub mod kit;
+    pub mod node;
     pub mod operations;
     pub mod pod;
     pub mod support;

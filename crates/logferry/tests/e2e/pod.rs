@@ -16,7 +16,7 @@ use super::support::*;
 /// What the fake metadata server and the downward API say about the pod.
 pub const PROJECT: &str = "fastapi-project-303004";
 pub const CLUSTER: &str = "fastapi-cluster";
-const LOCATION: &str = "asia-northeast1";
+pub const LOCATION: &str = "asia-northeast1";
 const POD: &str = "fast-api-pod-7c9d8f6b5-x2x4q";
 pub const NAMESPACE: &str = "shop";
 
@@ -24,7 +24,7 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn manifest(name: &str) -> String {
+pub fn manifest(name: &str) -> String {
     fs::read_to_string(workspace_root().join("deploy/k8s").join(name)).unwrap()
 }
 
@@ -40,7 +40,7 @@ fn web_api_bin() -> PathBuf {
 }
 
 /// The one-line `args: [...]` of a container in a Deployment manifest.
-fn container_args(yaml: &str, name: &str) -> Vec<String> {
+pub fn container_args(yaml: &str, name: &str) -> Vec<String> {
     let mut lines = yaml
         .lines()
         .skip_while(|l| l.trim() != format!("- name: {name}"));
@@ -64,7 +64,7 @@ fn env_value(yaml: &str, var: &str) -> String {
 }
 
 /// The `fluentd.conf` of ConfigMap manifest `file`, unindented.
-fn configmap_fluentd_conf(file: &str) -> String {
+pub fn configmap_fluentd_conf(file: &str) -> String {
     let yaml = manifest(file);
     let mut lines = yaml.lines().skip_while(|l| l.trim() != "fluentd.conf: |");
     lines
@@ -81,7 +81,7 @@ fn configmap_fluentd_conf(file: &str) -> String {
 }
 
 /// Serves the GKE metadata server's answers for cluster fastapi-cluster on 127.0.0.1:0.
-fn fake_metadata_server() -> SocketAddr {
+pub fn fake_metadata_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let answers: HashMap<&str, String> = HashMap::from([
@@ -153,7 +153,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(command: &mut Command, log: PathBuf) -> Proc {
+    pub fn spawn(command: &mut Command, log: PathBuf) -> Proc {
         let out = fs::File::create(&log).unwrap();
         let child = command
             .stdout(out.try_clone().unwrap())
@@ -186,7 +186,7 @@ impl Drop for Proc {
 }
 
 /// The sidecar's manifest args for a local run: the health listener on a free local port.
-fn local_agent_args(args: Vec<String>) -> Vec<String> {
+pub fn local_agent_args(args: Vec<String>) -> Vec<String> {
     let mut out = Vec::new();
     let mut words = args.into_iter();
     while let Some(word) = words.next() {

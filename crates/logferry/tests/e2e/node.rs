@@ -1,0 +1,365 @@
+//! The node of deploy/k8s/daemonset on one machine: a fake kubelet writes CRI logs for a few
+//! pods under a temp dir (`var/log/pods/NAMESPACE_POD_UID/CONTAINER/N.log`, with the
+//! `var/log/containers/POD_NAMESPACE_CONTAINER-ID.log` symlinks), rotates one container's file,
+//! restarts another, starts a pod and deletes one, while logferry runs with the DaemonSet's args
+//! and its ConfigMap's node config (paths moved under the temp dir, the emulator's `endpoint`
+//! added), a fake GKE metadata server and `NODE_NAME`. Every line arrives once, with its pod's
+//! `k8s_container` resource, its stream's log and the node's label.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::pod::{
+    CLUSTER, LOCATION, PROJECT, Proc, configmap_fluentd_conf, container_args, fake_metadata_server,
+    local_agent_args, manifest, query,
+};
+use super::support::*;
+
+const NODE: &str = "gke-fastapi-cluster-default-pool-1a2b3c4d-wxyz";
+
+/// One container as kubelet lays out its logs.
+struct Container {
+    namespace: &'static str,
+    pod: &'static str,
+    uid: &'static str,
+    name: &'static str,
+    /// The runtime's id of the current run (64 hex digits).
+    id: String,
+    restarts: u32,
+}
+
+/// What one line must arrive as.
+struct Expected {
+    namespace: &'static str,
+    pod: &'static str,
+    container: &'static str,
+    stream: &'static str,
+    json: bool,
+}
+
+impl Container {
+    fn new(
+        namespace: &'static str,
+        pod: &'static str,
+        uid: &'static str,
+        name: &'static str,
+    ) -> Self {
+        let mut c = Container {
+            namespace,
+            pod,
+            uid,
+            name,
+            id: String::new(),
+            restarts: 0,
+        };
+        c.id = c.container_id();
+        c
+    }
+
+    fn container_id(&self) -> String {
+        let seed = format!("{}{}{}", self.pod, self.name, self.restarts);
+        let mut id = String::new();
+        while id.len() < 64 {
+            id.push_str(&format!("{:x}", seed.len() * 7 + id.len()));
+            id.push_str(
+                &seed
+                    .bytes()
+                    .map(|b| format!("{:x}", b % 16))
+                    .collect::<String>(),
+            );
+        }
+        id.truncate(64);
+        id
+    }
+
+    fn dir(&self, root: &Path) -> PathBuf {
+        root.join("var/log/pods")
+            .join(format!("{}_{}_{}", self.namespace, self.pod, self.uid))
+            .join(self.name)
+    }
+
+    fn file(&self, root: &Path) -> PathBuf {
+        self.dir(root).join(format!("{}.log", self.restarts))
+    }
+
+    fn link(&self, root: &Path) -> PathBuf {
+        root.join("var/log/containers").join(format!(
+            "{}_{}_{}-{}.log",
+            self.pod, self.namespace, self.name, self.id
+        ))
+    }
+
+    /// The container starts: its log file and the symlink kubelet makes to it.
+    fn start(&self, root: &Path) {
+        fs::create_dir_all(self.dir(root)).unwrap();
+        fs::File::create(self.file(root)).unwrap();
+        std::os::unix::fs::symlink(self.file(root), self.link(root)).unwrap();
+    }
+
+    /// The container exits and runs again: a new id, the next `N.log`, a new symlink (the old
+    /// one stays until kubelet collects the dead container).
+    fn restart(&mut self, root: &Path) {
+        self.restarts += 1;
+        self.id = self.container_id();
+        self.start(root);
+    }
+
+    /// Kubelet's rotation: `N.log` renamed with a timestamp, the runtime reopens a new one.
+    fn rotate(&self, root: &Path) {
+        let file = self.file(root);
+        fs::rename(&file, file.with_extension("log.20261203-041500")).unwrap();
+        fs::File::create(&file).unwrap();
+    }
+
+    /// The pod is deleted: kubelet removes its logs and symlinks.
+    fn delete(&self, root: &Path) {
+        fs::remove_file(self.link(root)).unwrap();
+        fs::remove_dir_all(self.dir(root).parent().unwrap()).unwrap();
+    }
+
+    /// Appends `count` lines, the runtime's way: stdout and stderr interleaved, every fifth a
+    /// JSON line, every seventh split into a `P` and an `F` part.
+    fn write(
+        &self,
+        root: &Path,
+        from: usize,
+        count: usize,
+        expected: &mut HashMap<String, Expected>,
+    ) {
+        let mut text = String::new();
+        for n in from..from + count {
+            let stream = if n % 2 == 0 { "stdout" } else { "stderr" };
+            let message = format!("{}/{}#{} line {n}", self.pod, self.name, self.restarts);
+            let time = gcloud_logging::Timestamp::now().to_rfc3339();
+            let json = n % 5 == 0;
+            let body = if json {
+                format!(r#"{{"severity":"WARNING","message":"{message}"}}"#)
+            } else {
+                message.clone()
+            };
+            if n % 7 == 3 && !json {
+                let (first, rest) = body.split_at(body.len() / 2);
+                text.push_str(&format!(
+                    "{time} {stream} P {first}\n{time} {stream} F {rest}\n"
+                ));
+            } else {
+                text.push_str(&format!("{time} {stream} F {body}\n"));
+            }
+            expected.insert(
+                message,
+                Expected {
+                    namespace: self.namespace,
+                    pod: self.pod,
+                    container: self.name,
+                    stream,
+                    json,
+                },
+            );
+        }
+        append(&self.file(root), &text);
+    }
+}
+
+/// The entries of the node's containers in the emulator.
+fn container_entries(emulator: &Emulator) -> Vec<serde_json::Value> {
+    query(emulator, PROJECT, r#"resource.type="k8s_container""#)
+}
+
+fn message_of(entry: &serde_json::Value) -> String {
+    entry["textPayload"]
+        .as_str()
+        .or_else(|| entry["jsonPayload"]["message"].as_str())
+        .unwrap_or_else(|| panic!("no message in {entry}"))
+        .to_owned()
+}
+
+fn wait_for_count(emulator: &Emulator, agent: &Proc, n: usize, phase: &str) {
+    let mut last = 0;
+    let arrived = wait_for(|| {
+        last = container_entries(emulator).len();
+        last >= n
+    });
+    assert!(
+        arrived,
+        "{phase}: {last} of {n} lines arrived\n{}",
+        agent.log()
+    );
+}
+
+#[test]
+fn every_container_line_arrives_once_with_its_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for d in [
+        "var/log/containers",
+        "var/log/pods",
+        "var/lib/logferry",
+        "etc/logferry",
+        "tmp",
+    ] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let emulator = Emulator::start(root);
+    let metadata = fake_metadata_server();
+
+    // The DaemonSet's node config, unchanged but for where the node's directories are, the
+    // emulator's address, and files found within a second (the test's pods start fast).
+    let conf = configmap_fluentd_conf("daemonset/configmap.yaml")
+        .replace("/var/log", &root.join("var/log").display().to_string())
+        .replace(
+            "/var/lib/logferry",
+            &root.join("var/lib/logferry").display().to_string(),
+        )
+        .replace(
+            "@type google_cloud\n",
+            &format!("@type google_cloud\n  endpoint {}\n", emulator.url),
+        )
+        .replace(
+            "@type tail\n",
+            "@type tail\n  refresh_interval 1s\n  poll_interval 20ms\n",
+        );
+    assert!(conf.contains("endpoint http://"), "{conf}");
+    let conf_path = root.join("etc/logferry/fluentd.conf");
+    fs::write(&conf_path, &conf).unwrap();
+    let daemonset = manifest("daemonset/daemonset.yaml");
+    let args: Vec<String> = local_agent_args(container_args(&daemonset, "logferry"))
+        .into_iter()
+        .map(|a| {
+            a.replace(
+                "/etc/logferry",
+                &root.join("etc/logferry").display().to_string(),
+            )
+        })
+        .collect();
+    assert!(args.contains(&conf_path.display().to_string()), "{args:?}");
+
+    let mut expected = HashMap::new();
+    let web0 = Container::new(
+        "shop",
+        "web-0",
+        "0f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e01",
+        "api",
+    );
+    let mut web1 = Container::new(
+        "shop",
+        "web-1",
+        "1f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e02",
+        "api",
+    );
+    let dns = Container::new(
+        "kube-system",
+        "coredns-7d9f8b6c5d-x2x4z",
+        "2f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e03",
+        "coredns",
+    );
+    for c in [&web0, &web1, &dns] {
+        c.start(root);
+        c.write(root, 0, 50, &mut expected);
+    }
+    // The agent's own log, which the node config leaves out.
+    let own = Container::new(
+        "logferry",
+        "logferry-node-8x2kq",
+        "3f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e04",
+        "logferry",
+    );
+    own.start(root);
+    append(
+        &own.file(root),
+        &format!(
+            "{} stderr F the agent's own line\n",
+            gcloud_logging::Timestamp::now().to_rfc3339()
+        ),
+    );
+
+    let agent = Proc::spawn(
+        Command::new(BIN)
+            .args(&args)
+            .env("GCE_METADATA_HOST", metadata.to_string())
+            .env("NODE_NAME", NODE)
+            .env("TMPDIR", root.join("tmp")),
+        root.join("agent.log"),
+    );
+    let mut agent = agent;
+
+    // Lines already on disk, and lines written while the agent runs.
+    for c in [&web0, &web1, &dns] {
+        c.write(root, 50, 50, &mut expected);
+    }
+    wait_for_count(&emulator, &agent, expected.len(), "running pods");
+
+    // Kubelet rotates web-0's file right after lines the agent may not have read yet; web-1's
+    // container restarts; a new pod starts; coredns's pod is deleted right after its last lines.
+    web0.write(root, 100, 30, &mut expected);
+    web0.rotate(root);
+    web0.write(root, 130, 30, &mut expected);
+    web1.restart(root);
+    web1.write(root, 0, 40, &mut expected);
+    let batch = Container::new(
+        "jobs",
+        "report-28391",
+        "4f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e05",
+        "main",
+    );
+    batch.start(root);
+    batch.write(root, 0, 40, &mut expected);
+    dns.write(root, 100, 20, &mut expected);
+    dns.delete(root);
+    wait_for_count(
+        &emulator,
+        &agent,
+        expected.len(),
+        "rotation, restart, new and deleted pods",
+    );
+
+    let log = agent.stop("the agent");
+    let entries = container_entries(&emulator);
+    let all = query(&emulator, PROJECT, "");
+    assert_eq!(all.len(), entries.len(), "every entry is a container's");
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for entry in &entries {
+        let message = message_of(entry);
+        *seen.entry(message.clone()).or_default() += 1;
+        let want = expected
+            .get(&message)
+            .unwrap_or_else(|| panic!("unexpected entry {entry}"));
+        assert_eq!(
+            entry["resource"]["labels"],
+            serde_json::json!({
+                "project_id": PROJECT,
+                "location": LOCATION,
+                "cluster_name": CLUSTER,
+                "namespace_name": want.namespace,
+                "pod_name": want.pod,
+                "container_name": want.container,
+            }),
+            "{entry}"
+        );
+        assert_eq!(
+            entry["logName"],
+            format!("projects/{PROJECT}/logs/{}", want.stream),
+            "{entry}"
+        );
+        assert_eq!(
+            entry["labels"]["compute.googleapis.com/resource_name"], NODE,
+            "{entry}"
+        );
+        if want.json {
+            assert_eq!(entry["severity"], "WARNING", "{entry}");
+        } else {
+            assert!(entry["textPayload"].is_string(), "{entry}");
+        }
+    }
+    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    let lost: Vec<_> = expected.keys().filter(|m| !seen.contains_key(*m)).collect();
+    assert!(
+        repeated.is_empty() && lost.is_empty(),
+        "{} repeated (e.g. {:?}), {} lost (e.g. {:?})\n{log}",
+        repeated.len(),
+        repeated.first(),
+        lost.len(),
+        lost.first()
+    );
+}
