@@ -217,9 +217,10 @@ fn every_container_line_arrives_once_with_its_pod() {
             &format!("@type google_cloud\n  endpoint {}\n", emulator.url),
         )
         .replace(
-            "@type tail\n",
-            "@type tail\n  refresh_interval 1s\n  poll_interval 20ms\n",
+            "refresh_interval 5s\n",
+            "refresh_interval 1s\n  poll_interval 20ms\n",
         );
+    assert!(conf.contains("refresh_interval 1s"), "{conf}");
     assert!(conf.contains("endpoint http://"), "{conf}");
     let conf_path = root.join("etc/logferry/fluentd.conf");
     fs::write(&conf_path, &conf).unwrap();
