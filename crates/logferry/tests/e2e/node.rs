@@ -188,55 +188,160 @@ fn wait_for_count(emulator: &Emulator, agent: &Proc, n: usize, phase: &str) {
     );
 }
 
+/// The node: its directories under a temp dir, the emulator, the fake metadata server, and the
+/// DaemonSet's args and node config, ready to start agents with.
+struct Node {
+    dir: tempfile::TempDir,
+    emulator: Emulator,
+    metadata: std::net::SocketAddr,
+    args: Vec<String>,
+    /// Every line written so far, by message.
+    expected: HashMap<String, Expected>,
+}
+
+impl Node {
+    fn new() -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in [
+            "var/log/containers",
+            "var/log/pods",
+            "var/lib/logferry",
+            "etc/logferry",
+            "tmp",
+        ] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let emulator = Emulator::start(root);
+        let metadata = fake_metadata_server();
+
+        // The DaemonSet's node config, unchanged but for where the node's directories are, the
+        // emulator's address, and files found within a second (the test's pods start fast).
+        let conf = configmap_fluentd_conf("daemonset/configmap.yaml")
+            .replace("/var/log", &root.join("var/log").display().to_string())
+            .replace(
+                "/var/lib/logferry",
+                &root.join("var/lib/logferry").display().to_string(),
+            )
+            .replace(
+                "@type google_cloud\n",
+                &format!("@type google_cloud\n  endpoint {}\n", emulator.url),
+            )
+            .replace(
+                "refresh_interval 5s\n",
+                "refresh_interval 1s\n  poll_interval 20ms\n",
+            );
+        assert!(conf.contains("refresh_interval 1s"), "{conf}");
+        assert!(conf.contains("endpoint http://"), "{conf}");
+        let conf_path = root.join("etc/logferry/fluentd.conf");
+        fs::write(&conf_path, &conf).unwrap();
+        let daemonset = manifest("daemonset/daemonset.yaml");
+        let args: Vec<String> = local_agent_args(container_args(&daemonset, "logferry"))
+            .into_iter()
+            .map(|a| {
+                a.replace(
+                    "/etc/logferry",
+                    &root.join("etc/logferry").display().to_string(),
+                )
+            })
+            .collect();
+        assert!(args.contains(&conf_path.display().to_string()), "{args:?}");
+        Node {
+            dir,
+            emulator,
+            metadata,
+            args,
+            expected: HashMap::new(),
+        }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The agent as the DaemonSet runs it (`log` names its output file).
+    fn start_agent(&self, log: &str) -> Proc {
+        Proc::spawn(
+            Command::new(BIN)
+                .args(&self.args)
+                .env("GCE_METADATA_HOST", self.metadata.to_string())
+                .env("NODE_NAME", NODE)
+                .env("TMPDIR", self.root().join("tmp")),
+            self.root().join(log),
+        )
+    }
+
+    fn write(&mut self, c: &Container, from: usize, count: usize) {
+        let root = self.dir.path().to_owned();
+        c.write(&root, from, count, &mut self.expected);
+    }
+
+    fn wait_for_all(&self, agent: &Proc, phase: &str) {
+        wait_for_count(&self.emulator, agent, self.expected.len(), phase);
+    }
+
+    /// Every line written is in the emulator once, with its pod, its stream's log and the node.
+    fn assert_every_line_once(&self, log: &str) {
+        let entries = container_entries(&self.emulator);
+        let all = query(&self.emulator, PROJECT, "");
+        assert_eq!(all.len(), entries.len(), "every entry is a container's");
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for entry in &entries {
+            let message = message_of(entry);
+            *seen.entry(message.clone()).or_default() += 1;
+            let want = self
+                .expected
+                .get(&message)
+                .unwrap_or_else(|| panic!("unexpected entry {entry}"));
+            assert_eq!(
+                entry["resource"]["labels"],
+                serde_json::json!({
+                    "project_id": PROJECT,
+                    "location": LOCATION,
+                    "cluster_name": CLUSTER,
+                    "namespace_name": want.namespace,
+                    "pod_name": want.pod,
+                    "container_name": want.container,
+                }),
+                "{entry}"
+            );
+            assert_eq!(
+                entry["logName"],
+                format!("projects/{PROJECT}/logs/{}", want.stream),
+                "{entry}"
+            );
+            assert_eq!(
+                entry["labels"]["compute.googleapis.com/resource_name"], NODE,
+                "{entry}"
+            );
+            if want.json {
+                assert_eq!(entry["severity"], "WARNING", "{entry}");
+            } else {
+                assert!(entry["textPayload"].is_string(), "{entry}");
+            }
+        }
+        let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        let lost: Vec<_> = self
+            .expected
+            .keys()
+            .filter(|m| !seen.contains_key(*m))
+            .collect();
+        assert!(
+            repeated.is_empty() && lost.is_empty(),
+            "{} repeated (e.g. {:?}), {} lost (e.g. {:?})\n{log}",
+            repeated.len(),
+            repeated.first(),
+            lost.len(),
+            lost.first()
+        );
+    }
+}
+
 #[test]
 fn every_container_line_arrives_once_with_its_pod() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    for d in [
-        "var/log/containers",
-        "var/log/pods",
-        "var/lib/logferry",
-        "etc/logferry",
-        "tmp",
-    ] {
-        fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let emulator = Emulator::start(root);
-    let metadata = fake_metadata_server();
-
-    // The DaemonSet's node config, unchanged but for where the node's directories are, the
-    // emulator's address, and files found within a second (the test's pods start fast).
-    let conf = configmap_fluentd_conf("daemonset/configmap.yaml")
-        .replace("/var/log", &root.join("var/log").display().to_string())
-        .replace(
-            "/var/lib/logferry",
-            &root.join("var/lib/logferry").display().to_string(),
-        )
-        .replace(
-            "@type google_cloud\n",
-            &format!("@type google_cloud\n  endpoint {}\n", emulator.url),
-        )
-        .replace(
-            "refresh_interval 5s\n",
-            "refresh_interval 1s\n  poll_interval 20ms\n",
-        );
-    assert!(conf.contains("refresh_interval 1s"), "{conf}");
-    assert!(conf.contains("endpoint http://"), "{conf}");
-    let conf_path = root.join("etc/logferry/fluentd.conf");
-    fs::write(&conf_path, &conf).unwrap();
-    let daemonset = manifest("daemonset/daemonset.yaml");
-    let args: Vec<String> = local_agent_args(container_args(&daemonset, "logferry"))
-        .into_iter()
-        .map(|a| {
-            a.replace(
-                "/etc/logferry",
-                &root.join("etc/logferry").display().to_string(),
-            )
-        })
-        .collect();
-    assert!(args.contains(&conf_path.display().to_string()), "{args:?}");
-
-    let mut expected = HashMap::new();
+    let mut node = Node::new();
+    let root = node.root().to_owned();
+    let root = root.as_path();
     let web0 = Container::new(
         "shop",
         "web-0",
@@ -257,7 +362,7 @@ fn every_container_line_arrives_once_with_its_pod() {
     );
     for c in [&web0, &web1, &dns] {
         c.start(root);
-        c.write(root, 0, 50, &mut expected);
+        node.write(c, 0, 50);
     }
     // The agent's own log, which the node config leaves out.
     let own = Container::new(
@@ -275,29 +380,20 @@ fn every_container_line_arrives_once_with_its_pod() {
         ),
     );
 
-    let agent = Proc::spawn(
-        Command::new(BIN)
-            .args(&args)
-            .env("GCE_METADATA_HOST", metadata.to_string())
-            .env("NODE_NAME", NODE)
-            .env("TMPDIR", root.join("tmp")),
-        root.join("agent.log"),
-    );
-    let mut agent = agent;
-
+    let mut agent = node.start_agent("agent.log");
     // Lines already on disk, and lines written while the agent runs.
     for c in [&web0, &web1, &dns] {
-        c.write(root, 50, 50, &mut expected);
+        node.write(c, 50, 50);
     }
-    wait_for_count(&emulator, &agent, expected.len(), "running pods");
+    node.wait_for_all(&agent, "running pods");
 
     // Kubelet rotates web-0's file right after lines the agent may not have read yet; web-1's
     // container restarts; a new pod starts; coredns's pod is deleted right after its last lines.
-    web0.write(root, 100, 30, &mut expected);
+    node.write(&web0, 100, 30);
     web0.rotate(root);
-    web0.write(root, 130, 30, &mut expected);
+    node.write(&web0, 130, 30);
     web1.restart(root);
-    web1.write(root, 0, 40, &mut expected);
+    node.write(&web1, 0, 40);
     let batch = Container::new(
         "jobs",
         "report-28391",
@@ -305,62 +401,76 @@ fn every_container_line_arrives_once_with_its_pod() {
         "main",
     );
     batch.start(root);
-    batch.write(root, 0, 40, &mut expected);
-    dns.write(root, 100, 20, &mut expected);
+    node.write(&batch, 0, 40);
+    node.write(&dns, 100, 20);
     dns.delete(root);
-    wait_for_count(
-        &emulator,
-        &agent,
-        expected.len(),
-        "rotation, restart, new and deleted pods",
-    );
+    node.wait_for_all(&agent, "rotation, restart, new and deleted pods");
 
     let log = agent.stop("the agent");
-    let entries = container_entries(&emulator);
-    let all = query(&emulator, PROJECT, "");
-    assert_eq!(all.len(), entries.len(), "every entry is a container's");
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for entry in &entries {
-        let message = message_of(entry);
-        *seen.entry(message.clone()).or_default() += 1;
-        let want = expected
-            .get(&message)
-            .unwrap_or_else(|| panic!("unexpected entry {entry}"));
-        assert_eq!(
-            entry["resource"]["labels"],
-            serde_json::json!({
-                "project_id": PROJECT,
-                "location": LOCATION,
-                "cluster_name": CLUSTER,
-                "namespace_name": want.namespace,
-                "pod_name": want.pod,
-                "container_name": want.container,
-            }),
-            "{entry}"
-        );
-        assert_eq!(
-            entry["logName"],
-            format!("projects/{PROJECT}/logs/{}", want.stream),
-            "{entry}"
-        );
-        assert_eq!(
-            entry["labels"]["compute.googleapis.com/resource_name"], NODE,
-            "{entry}"
-        );
-        if want.json {
-            assert_eq!(entry["severity"], "WARNING", "{entry}");
-        } else {
-            assert!(entry["textPayload"].is_string(), "{entry}");
-        }
+    node.assert_every_line_once(&log);
+}
+
+/// The agent killed (-9) while the pods write, and started again (a crash, an upgrade): it
+/// resumes every file from the positions it kept on the node's disk; nothing is lost, and what
+/// it had sent but not saved is sent again with the same insertId and timestamp, so Cloud
+/// Logging keeps it once.
+#[test]
+fn a_killed_agent_resumes_from_the_positions_on_the_node() {
+    let mut node = Node::new();
+    let root = node.root().to_owned();
+    let root = root.as_path();
+    let pods: Vec<Container> = (0..4)
+        .map(|i| {
+            Container::new(
+                "shop",
+                ["web-0", "web-1", "web-2", "web-3"][i],
+                [
+                    "5f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e10",
+                    "5f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e11",
+                    "5f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e12",
+                    "5f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e13",
+                ][i],
+                "api",
+            )
+        })
+        .collect();
+    for c in &pods {
+        c.start(root);
+        node.write(c, 0, 200);
     }
-    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    let lost: Vec<_> = expected.keys().filter(|m| !seen.contains_key(*m)).collect();
-    assert!(
-        repeated.is_empty() && lost.is_empty(),
-        "{} repeated (e.g. {:?}), {} lost (e.g. {:?})\n{log}",
-        repeated.len(),
-        repeated.first(),
-        lost.len(),
-        lost.first()
-    );
+    let mut agent = node.start_agent("agent-1.log");
+    let mut written = 200;
+    // Kill it while it ships: once some lines arrived, with more being written.
+    wait_until("the first lines to arrive", || {
+        !container_entries(&node.emulator).is_empty()
+    });
+    for c in &pods {
+        node.write(c, written, 100);
+    }
+    written += 100;
+    agent.kill();
+    for c in &pods {
+        node.write(c, written, 100);
+    }
+    written += 100;
+
+    let mut agent = node.start_agent("agent-2.log");
+    // From the saved positions, not from the head (which read_from_head would do without
+    // them, and Cloud Logging's dedup would hide).
+    for c in &pods {
+        let link = c.link(root).display().to_string();
+        wait_until("the restarted agent to resume each file", || {
+            agent.log().lines().any(|l| {
+                l.contains(&link)
+                    && l.contains("resumed at offset")
+                    && !l.contains("resumed at offset 0 ")
+            })
+        });
+    }
+    for c in &pods {
+        node.write(c, written, 100);
+    }
+    node.wait_for_all(&agent, "after the restart");
+    let log = agent.stop("the restarted agent");
+    node.assert_every_line_once(&log);
 }

@@ -167,6 +167,12 @@ impl Proc {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGKILL (a crash, an OOM kill), and waits for it to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// SIGTERM, then waits for exit 0; returns the log.
     pub fn stop(&mut self, what: &str) -> String {
         let pid = rustix::process::Pid::from_child(&self.child);
