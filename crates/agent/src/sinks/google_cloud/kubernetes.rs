@@ -94,10 +94,12 @@ pub fn shape(
         _ => None,
     };
 
-    let mut payload = record.clone();
-    for key in ["kubernetes", "docker", "stream", "logtag"] {
-        payload.remove(key);
-    }
+    // Only what stays is copied (the nested maps that leave are most of a record's nodes).
+    let mut payload: Map<String, Value> = record
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "kubernetes" | "docker" | "stream" | "logtag"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     // The json-file driver's `log` is the line, as the cri parser's `message` is.
     if payload.len() == 1
         && let Some(Value::String(_)) = payload.get("log")
