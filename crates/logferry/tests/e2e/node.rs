@@ -440,9 +440,22 @@ fn a_killed_agent_resumes_from_the_positions_on_the_node() {
     }
     let mut agent = node.start_agent("agent-1.log");
     let mut written = 200;
-    // Kill it while it ships: once some lines arrived, with more being written.
-    wait_until("the first lines to arrive", || {
-        !container_entries(&node.emulator).is_empty()
+    // Kill it while it ships: once it saved a position for every file (a file it never saved
+    // is read from the head again, as it should be), with more lines being written.
+    let pos_file = root.join("var/lib/logferry/containers.log.pos");
+    wait_until("a saved position for every file", || {
+        let saved = fs::read_to_string(&pos_file).unwrap_or_default();
+        pods.iter().all(|c| {
+            let link = c.link(root).display().to_string();
+            saved.lines().any(|l| {
+                let mut fields = l.split('\t');
+                fields.next() == Some(link.as_str())
+                    && fields
+                        .next()
+                        .and_then(|o| u64::from_str_radix(o, 16).ok())
+                        .is_some_and(|o| o > 0)
+            })
+        })
     });
     for c in &pods {
         node.write(c, written, 100);
