@@ -419,10 +419,6 @@ impl Tailer {
     /// named after the path, unknown to us and written since we opened the rotated file are
     /// such files; they are finished from their start, oldest first.
     fn follow_missed_rotations(&mut self, path: &Path, since: std::time::SystemTime, now: Instant) {
-        let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
-            return;
-        };
-        let base = base.to_string_lossy().into_owned();
         let current = fs::metadata(path).ok().map(|m| FileId::of(&m));
         let pos_file = self
             .cfg
@@ -436,15 +432,18 @@ impl Tailer {
             .as_ref()
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned());
-        let Ok(listing) = fs::read_dir(dir) else {
-            return;
-        };
+        let listing = rotation_places(path).into_iter().flat_map(|(dir, base)| {
+            fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(move |e| (e, base.clone()))
+        });
         let mut found: Vec<(std::time::SystemTime, PathBuf)> = listing
-            .flatten()
-            .filter(|e| {
+            .filter(|(e, base)| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                name.starts_with(&base)
-                    && name != base
+                name.starts_with(base.as_str())
+                    && name != *base
                     // The pos_file and whatever an agent keeps next to it (journals, temps).
                     && !pos_name.as_deref().is_some_and(|p| name.starts_with(p))
                     && ![
@@ -453,7 +452,7 @@ impl Tailer {
                     .iter()
                     .any(|x| name.ends_with(x))
             })
-            .filter_map(|e| {
+            .filter_map(|(e, _)| {
                 let meta = e.metadata().ok()?;
                 let id = FileId::of(&meta);
                 let known = Some(id) == current
@@ -466,6 +465,7 @@ impl Tailer {
             })
             .collect();
         found.sort();
+        found.dedup();
         for (_, at) in found {
             let before = self.files.len();
             self.open(at.clone(), 0, Some(now), false);
@@ -605,12 +605,9 @@ impl Tailer {
         for (path, entries) in &self.saved {
             let path = Path::new(path);
             let current = fs::metadata(path).ok().map(|m| m.ino());
-            let Some(dir) = path.parent() else { continue };
-            let Ok(listing) = fs::read_dir(dir) else {
-                continue;
-            };
-            let siblings: Vec<(PathBuf, fs::Metadata)> = listing
-                .flatten()
+            let siblings: Vec<(PathBuf, fs::Metadata)> = rotation_places(path)
+                .into_iter()
+                .flat_map(|(dir, _)| fs::read_dir(dir).into_iter().flatten().flatten())
                 .filter_map(|e| Some((e.path(), e.metadata().ok()?)))
                 .filter(|(_, m)| m.is_file())
                 .collect();
@@ -695,6 +692,31 @@ impl Tailer {
             });
         }
     }
+}
+
+/// Where a file rotated away from `path` may be, as (directory, name prefix): beside the path,
+/// and, when the path is a symlink, beside its target too. kubelet's
+/// `/var/log/containers/*.log` are links to `/var/log/pods/.../0.log`, and rotation renames
+/// the target (`0.log.20261203-...`) while the link stays where it is.
+fn rotation_places(path: &Path) -> Vec<(PathBuf, String)> {
+    let place = |p: &Path| -> Option<(PathBuf, String)> {
+        Some((
+            p.parent()?.to_path_buf(),
+            p.file_name()?.to_string_lossy().into_owned(),
+        ))
+    };
+    let mut places: Vec<(PathBuf, String)> = place(path).into_iter().collect();
+    // The link's own target (it need not exist: between kubelet's rename and its new file).
+    if let Ok(target) = fs::read_link(path) {
+        let target = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+        if let Some(beside) = place(&target).filter(|p| !places.contains(p)) {
+            places.push(beside);
+        }
+    }
+    places
 }
 
 /// A saved position always sits just after a newline; if the byte before it is something else,

@@ -43,7 +43,11 @@ fn action() -> impl Strategy<Value = Action> {
 
 struct Harness {
     _dir: tempfile::TempDir,
+    /// The file the writer appends to.
     log: PathBuf,
+    /// The path the tailer follows: `log` itself, or a symlink to it (kubelet's
+    /// `/var/log/containers/*.log`, whose target is renamed by rotation).
+    followed: PathBuf,
     pos: PathBuf,
     tailer: Tailer,
     /// Chunks handed out and not yet acknowledged, with their delivery number.
@@ -66,11 +70,30 @@ impl Harness {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("app.log");
+        Self::with(dir, log.clone(), log)
+    }
+
+    /// The node layout: the tailer follows `containers/app.log`, a symlink to
+    /// `pods/ns_pod_uid/app/0.log`, which rotation renames to `0.log.N` beside it.
+    fn linked() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pods = dir.path().join("pods/ns_pod_uid/app");
+        let containers = dir.path().join("containers");
+        fs::create_dir_all(&pods).unwrap();
+        fs::create_dir_all(&containers).unwrap();
+        let log = pods.join("0.log");
+        let followed = containers.join("app.log");
+        std::os::unix::fs::symlink(&log, &followed).unwrap();
+        Self::with(dir, log, followed)
+    }
+
+    fn with(dir: tempfile::TempDir, log: PathBuf, followed: PathBuf) -> Self {
         let pos = dir.path().join("app.log.pos");
-        let tailer = Self::tailer(&log, &pos);
+        let tailer = Self::tailer(&followed, &pos);
         Self {
             _dir: dir,
             log,
+            followed,
             pos,
             tailer,
             inflight: Vec::new(),
@@ -233,7 +256,7 @@ impl Harness {
         } else {
             self.ack_all(false);
         }
-        self.tailer = Self::tailer(&self.log, &self.pos);
+        self.tailer = Self::tailer(&self.followed, &self.pos);
         self.rotated_since_poll = true;
         self.tracking = false;
     }
@@ -254,7 +277,17 @@ proptest! {
 
     #[test]
     fn acknowledged_output_equals_appended_lines(actions in proptest::collection::vec(action(), 1..40)) {
-        let mut h = Harness::new();
+        check(Harness::new(), actions)?;
+    }
+
+    #[test]
+    fn through_a_symlink_whose_target_rotates_too(actions in proptest::collection::vec(action(), 1..40)) {
+        check(Harness::linked(), actions)?;
+    }
+}
+
+fn check(mut h: Harness, actions: Vec<Action>) -> Result<(), TestCaseError> {
+    {
         for action in actions {
             match action {
                 Action::Append(n) => h.append(n),
@@ -272,7 +305,14 @@ proptest! {
             let missing: Vec<&String> = expected.iter().filter(|l| !got.contains(l)).collect();
             let mut seen = std::collections::HashSet::new();
             let repeated: Vec<&String> = got.iter().filter(|l| !seen.insert(*l)).collect();
-            prop_assert!(false, "missing {:?}, repeated {:?}, out of order: {}", missing, repeated, missing.is_empty() && repeated.is_empty());
+            prop_assert!(
+                false,
+                "missing {:?}, repeated {:?}, out of order: {}",
+                missing,
+                repeated,
+                missing.is_empty() && repeated.is_empty()
+            );
         }
     }
+    Ok(())
 }

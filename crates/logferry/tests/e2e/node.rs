@@ -466,11 +466,27 @@ fn a_killed_agent_resumes_from_the_positions_on_the_node() {
         node.write(c, written, 100);
     }
     written += 100;
+    // Kubelet rotates one of them while the agent is down: its unread end is in
+    // `0.log.TIMESTAMP` beside the link's target, not beside the link.
+    pods[0].rotate(root);
+    for c in &pods {
+        node.write(c, written, 50);
+    }
+    written += 50;
 
     let mut agent = node.start_agent("agent-2.log");
+    let rotated = pods[0].link(root).display().to_string();
+    wait_until(
+        "the restarted agent to finish the file rotated while it was down",
+        || {
+            agent.log().lines().any(|l| {
+                l.contains("finishing") && l.contains(&format!("(rotated from {rotated})"))
+            })
+        },
+    );
     // From the saved positions, not from the head (which read_from_head would do without
     // them, and Cloud Logging's dedup would hide).
-    for c in &pods {
+    for c in &pods[1..] {
         let link = c.link(root).display().to_string();
         wait_until("the restarted agent to resume each file", || {
             agent.log().lines().any(|l| {
