@@ -263,10 +263,15 @@ impl Runner {
         let mut input_open = true;
 
         loop {
+            // One moment for every decision of this turn and for the timer below: a deadline
+            // that passes while the turn runs then arms the timer (which fires at once) instead
+            // of being judged "not yet" above and "already past" below, which left a chunk
+            // waiting for a wake-up that never came.
+            let now = Instant::now();
             // Seal the open chunk when it is old enough or the input ended.
             let due = open
                 .since
-                .is_some_and(|t| Instant::now() >= t + self.config.flush_interval);
+                .is_some_and(|t| now >= t + self.config.flush_interval);
             if !open.events.is_empty() && (due || !input_open) {
                 let mut chunk = open.seal();
                 self.count(&mut chunk, Stage::Queued);
@@ -281,8 +286,8 @@ impl Runner {
             let busy = in_flight.len() + preparing.len() + ready.len();
             while preparing.len() < self.preparing_at_once
                 && ready.len() + preparing.len() <= free
-                && queued.front().is_some_and(|c| c.due(Instant::now()))
-                && self.worth_sending(&queued, &open, input_open, busy)
+                && queued.front().is_some_and(|c| c.due(now))
+                && self.worth_sending(&queued, &open, input_open, busy, now)
             {
                 let Some(mut chunk) = queued.pop_front() else {
                     break;
@@ -295,8 +300,7 @@ impl Runner {
             // Send what the limit allows: the oldest chunk that is due (for an ordered sink, the
             // oldest or nothing), so a chunk waiting out its backoff does not hold up the rest
             // while the limit, halved by the failure, paces them.
-            while self.limiter.has_room() && paused_until.is_none_or(|t| Instant::now() >= t) {
-                let now = Instant::now();
+            while self.limiter.has_room() && paused_until.is_none_or(|t| now >= t) {
                 let next = if self.ordered {
                     ready.front().is_some_and(|c| c.due(now)).then_some(0)
                 } else {
@@ -330,11 +334,11 @@ impl Runner {
             let accepting = input_open
                 && self.held + open.bytes < self.config.total_limit_size
                 && queued.len() < self.config.queued_chunks_limit_size;
-            // The next moment something becomes due. A moment already past is left out: what
-            // it allows was done above unless something else (a free slot, a finished
-            // preparation, room in the buffer) holds it back, and that wakes this loop itself.
-            // Keeping it in would spin the loop until then (a storm of 429s cost half a core).
-            let now = Instant::now();
+            // The next moment something becomes due. A moment already past (at `now`) is left
+            // out: what it allows was done above unless something else (a free slot, a
+            // finished preparation, room in the buffer) holds it back, and that wakes this loop
+            // itself. Keeping it in would spin the loop until then (a storm of 429s cost half a
+            // core).
             let timer = [
                 open.since.map(|t| t + self.config.flush_interval),
                 queued
@@ -426,6 +430,7 @@ impl Runner {
         open: &Open,
         input_open: bool,
         busy: usize,
+        now: Instant,
     ) -> bool {
         let Some(front) = queued.front() else {
             return false;
@@ -436,7 +441,7 @@ impl Runner {
         busy == 0
             || !input_open
             || front.attempt > 0
-            || Instant::now() >= front.sealed_at + self.config.flush_interval
+            || now >= front.sealed_at + self.config.flush_interval
             || self.held + open.bytes >= self.config.total_limit_size
             || queued
                 .iter()

@@ -185,10 +185,14 @@ impl Runner {
         let mut input_open = true;
 
         loop {
-            while self.limiter.has_room() && retry_at.is_none_or(|t| Instant::now() >= t) {
+            // One moment for every decision of this turn and for the timer below, so a
+            // deadline passing while the turn runs arms the timer instead of being judged
+            // "not yet" here and "already past" there (a chunk left with no wake-up).
+            let now = Instant::now();
+            while self.limiter.has_room() && retry_at.is_none_or(|t| now >= t) {
                 let chunk = match resend.pop_front() {
                     Some(chunk) => chunk,
-                    None => match self.next_chunk(input_open) {
+                    None => match self.next_chunk(input_open, now) {
                         Ok(Some(chunk)) => chunk,
                         Ok(None) => break,
                         Err(e) => {
@@ -232,10 +236,9 @@ impl Runner {
                 .unread_since
                 .filter(|_| unread > 0)
                 .map(|t| t + self.config.flush_interval);
-            // A moment already past is left out: what it allows was done above unless the
-            // limit held it back, and a finished send wakes this loop itself (keeping it in
-            // would spin until then).
-            let now = Instant::now();
+            // A moment already past (at `now`) is left out: what it allows was done above
+            // unless the limit held it back, and a finished send wakes this loop itself
+            // (keeping it in would spin until then).
             let timer = [flush_at, retry_at]
                 .into_iter()
                 .flatten()
@@ -333,7 +336,7 @@ impl Runner {
     }
 
     /// The next chunk to read from the log, when one is due.
-    fn next_chunk(&mut self, input_open: bool) -> io::Result<Option<Chunk>> {
+    fn next_chunk(&mut self, input_open: bool, now: Instant) -> io::Result<Option<Chunk>> {
         let unread = self.log.unread_bytes();
         if unread == 0 {
             self.flush_now = false;
@@ -345,7 +348,7 @@ impl Runner {
             || unread >= self.config.chunk_limit_size as u64
             || self
                 .unread_since
-                .is_some_and(|t| Instant::now() >= t + self.config.flush_interval);
+                .is_some_and(|t| now >= t + self.config.flush_interval);
         if !due {
             return Ok(None);
         }
