@@ -5,9 +5,16 @@
 //!
 //! One writer connection and one reader connection (WAL lets reads run beside a write). The API
 //! calls in here from `spawn_blocking`.
+//!
+//! Writes are group-committed: each write request queues its entries, then waits for the writer
+//! connection; whoever gets it commits everything queued so far in one transaction (one fsync)
+//! and answers each request it carried. While one group is being synced the next one gathers,
+//! so concurrent writers share fsyncs instead of queueing for one each, and every answer still
+//! comes after its entries are on disk.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::mpsc;
 
 use logquery::{Narrowing, Query};
 use rusqlite::{Connection, OpenFlags, params_from_iter, types::Value as SqlValue};
@@ -40,6 +47,12 @@ pub enum StoreError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The group commit that carried a write panicked before answering it.
+    #[error("the write to {path} was abandoned by a failed group commit; it may not be stored")]
+    Abandoned {
+        /// The database file.
+        path: PathBuf,
     },
     /// The database was written by an incompatible version.
     #[error("{path} has schema version {found}, this emulator needs {SCHEMA_VERSION}")]
@@ -140,11 +153,31 @@ pub struct HistogramCounts {
     pub truncated: bool,
 }
 
+/// What a write stored: its entries back, and the indices of those that were new (a
+/// duplicate of a stored entry is skipped: the first write wins).
+#[derive(Debug)]
+pub struct Written {
+    /// The entries handed to [`Store::insert_new`], in their order.
+    pub entries: Vec<StoredEntry>,
+    /// Indices into `entries` of the ones stored by this write.
+    pub new: Vec<usize>,
+}
+
+/// A write waiting to be committed, and where its answer goes.
+struct Queued {
+    entries: Vec<StoredEntry>,
+    reply: mpsc::SyncSender<Result<Written, StoreError>>,
+}
+
 /// The SQLite-backed store.
 pub struct Store {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    /// Writes queued for the next group commit.
+    queued: Mutex<Vec<Queued>>,
+    /// Transactions committed by writes (for the bench: entries per fsync).
+    commits: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -193,6 +226,8 @@ impl Store {
             path,
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            queued: Mutex::new(Vec::new()),
+            commits: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -203,19 +238,71 @@ impl Store {
         }
     }
 
-    /// Stores entries in one transaction (durable when this returns); an entry whose
-    /// (parent, insertId, timestamp) is already stored is skipped: the first write wins.
-    /// Returns how many were new.
+    /// Stores entries (durable when this returns); an entry whose (parent, insertId, timestamp)
+    /// is already stored is skipped: the first write wins. Returns how many were new.
     pub fn insert(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
-        self.insert_new(entries).map(|new| new.len())
+        self.insert_new(entries.to_vec()).map(|w| w.new.len())
     }
 
-    /// Like [`Store::insert`], returning the indices (into `entries`) of the entries that were
-    /// new, which live tail then announces (a duplicate is not a new line).
-    pub fn insert_new(&self, entries: &[StoredEntry]) -> Result<Vec<usize>, StoreError> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+    /// Stores `entries` in the next group commit and returns once they are on disk, with the
+    /// indices of the entries that were new (live tail announces those: a duplicate is not a
+    /// new line). Concurrent calls share one transaction and one fsync.
+    pub fn insert_new(&self, entries: Vec<StoredEntry>) -> Result<Written, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        lock(&self.queued).push(Queued { entries, reply });
+        {
+            // Whoever holds the writer commits what is queued; if ours went with an earlier
+            // group, its answer is already waiting and the queue may be empty.
+            let mut conn = lock(&self.writer);
+            let group = std::mem::take(&mut *lock(&self.queued));
+            if !group.is_empty() {
+                self.commit_group(&mut conn, group);
+            }
+        }
+        // No answer only if the commit that took this write panicked.
+        answer.recv().unwrap_or_else(|_| {
+            Err(StoreError::Abandoned {
+                path: self.path.clone(),
+            })
+        })
+    }
+
+    /// Commits `group` in one transaction and answers each write. If the transaction fails,
+    /// each write is tried in its own, so one write's failure is not every write's.
+    fn commit_group(&self, conn: &mut Connection, group: Vec<Queued>) {
+        if group.len() > 1 {
+            let all: Vec<&[StoredEntry]> = group.iter().map(|q| &q.entries[..]).collect();
+            if let Ok(news) = self.commit(conn, &all) {
+                for (queued, new) in group.into_iter().zip(news) {
+                    let written = Written {
+                        entries: queued.entries,
+                        new,
+                    };
+                    // A caller that went away (a cancelled request) needs no answer.
+                    let _ = queued.reply.send(Ok(written));
+                }
+                return;
+            }
+        }
+        for queued in group {
+            let result = self
+                .commit(conn, &[&queued.entries[..]])
+                .map(|mut news| Written {
+                    new: news.pop().unwrap_or_default(),
+                    entries: queued.entries,
+                });
+            let _ = queued.reply.send(result);
+        }
+    }
+
+    /// Inserts each write's entries in one transaction; per write, the indices that were new.
+    fn commit(
+        &self,
+        conn: &mut Connection,
+        writes: &[&[StoredEntry]],
+    ) -> Result<Vec<Vec<usize>>, StoreError> {
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let mut added = Vec::new();
+        let mut news = Vec::with_capacity(writes.len());
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -225,27 +312,33 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(|e| self.err(e))?;
-            for (index, e) in entries.iter().enumerate() {
-                let inserted = stmt
-                    .execute(rusqlite::params![
-                        e.parent,
-                        e.log_name,
-                        e.log_id,
-                        e.timestamp_nanos,
-                        e.insert_id,
-                        e.severity,
-                        e.resource_type,
-                        e.receive_nanos,
-                        e.json,
-                    ])
-                    .map_err(|e| self.err(e))?;
-                if inserted > 0 {
-                    added.push(index);
+            for entries in writes {
+                let mut added = Vec::new();
+                for (index, e) in entries.iter().enumerate() {
+                    let inserted = stmt
+                        .execute(rusqlite::params![
+                            e.parent,
+                            e.log_name,
+                            e.log_id,
+                            e.timestamp_nanos,
+                            e.insert_id,
+                            e.severity,
+                            e.resource_type,
+                            e.receive_nanos,
+                            e.json,
+                        ])
+                        .map_err(|e| self.err(e))?;
+                    if inserted > 0 {
+                        added.push(index);
+                    }
                 }
+                news.push(added);
             }
         }
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(added)
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(news)
     }
 
     /// One page of entries matching `q`.
@@ -269,7 +362,7 @@ impl Store {
         let dir = if q.descending { "DESC" } else { "ASC" };
         sql.push_str(&format!(" ORDER BY timestamp_nanos {dir}, insert_id {dir}"));
 
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.reader);
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let mut rows = stmt
             .query(params_from_iter(args))
@@ -349,7 +442,7 @@ impl Store {
                 }
             }
         };
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.reader);
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let mut rows = stmt
             .query(params_from_iter(args))
@@ -381,7 +474,7 @@ impl Store {
     /// Every parent (`projects/P`) with at least one entry, in order; a skip scan of the
     /// dedup index, so it costs one lookup per project rather than one per entry.
     pub fn parents(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.reader);
         let mut stmt = conn
             .prepare_cached(
                 "WITH RECURSIVE p(name) AS (
@@ -408,7 +501,7 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.reader);
         let mut stmt = conn
             .prepare_cached(
                 "SELECT DISTINCT log_name FROM entries WHERE parent = ?1 AND log_name > ?2
@@ -428,7 +521,7 @@ impl Store {
 
     /// Deletes every entry of one log; returns how many were deleted.
     pub fn delete_log(&self, parent: &str, log_id: &str) -> Result<usize, StoreError> {
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.writer);
         conn.execute(
             "DELETE FROM entries WHERE parent = ?1 AND log_id = ?2",
             rusqlite::params![parent, log_id],
@@ -438,7 +531,7 @@ impl Store {
 
     /// Deletes entries whose timestamp is before `cutoff_nanos`; returns how many.
     pub fn expire(&self, cutoff_nanos: i64) -> Result<usize, StoreError> {
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.writer);
         conn.execute(
             "DELETE FROM entries WHERE timestamp_nanos < ?1",
             [cutoff_nanos],
@@ -446,9 +539,14 @@ impl Store {
         .map_err(|e| self.err(e))
     }
 
+    /// How many write transactions (each one fsync) have been committed.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// How many entries are stored (all parents).
     pub fn count(&self) -> Result<u64, StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.reader);
         conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
@@ -542,6 +640,110 @@ fn push_narrowing(sql: &mut String, args: &mut Vec<SqlValue>, n: &Narrowing) {
 }
 
 /// Bounds far outside i64 nanoseconds (years beyond 2262) clamp; stored timestamps fit.
+/// Locks `m`; a panic while it was held leaves SQLite's own state consistent (an unfinished
+/// transaction rolls back), so the lock is taken anyway.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn clamp_nanos(n: i128) -> i64 {
     n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn entry(n: usize) -> StoredEntry {
+        StoredEntry {
+            parent: "projects/p".into(),
+            log_name: "projects/p/logs/app".into(),
+            log_id: "app".into(),
+            timestamp_nanos: 1_000 + n as i64,
+            insert_id: format!("id-{n}"),
+            severity: 0,
+            resource_type: "global".into(),
+            receive_nanos: 0,
+            json: format!(r#"{{"insertId":"id-{n}"}}"#),
+        }
+    }
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn writes_that_wait_for_the_writer_share_one_commit_and_each_gets_its_own_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        store.insert(&[entry(0)]).unwrap();
+        assert_eq!(store.commits(), 1);
+        // Hold the writer as a commit in progress would, while four writes queue up; two of
+        // them overlap, and one repeats the entry already stored.
+        let writer = lock(&store.writer);
+        let writes = [vec![0, 1, 2], vec![3, 4], vec![4, 5], vec![6]];
+        let handles: Vec<_> = writes
+            .iter()
+            .map(|ns| {
+                let store = store.clone();
+                let entries: Vec<StoredEntry> = ns.iter().map(|&n| entry(n)).collect();
+                std::thread::spawn(move || store.insert_new(entries).unwrap())
+            })
+            .collect();
+        wait_until("four queued writes", || lock(&store.queued).len() == 4);
+        drop(writer);
+        let written: Vec<Written> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(
+            store.commits(),
+            2,
+            "the four writes went in one transaction"
+        );
+        assert_eq!(store.count().unwrap(), 7);
+        // Each write gets its own entries back and the indices of what it stored; the first
+        // write of a duplicate wins, in the order the writes queued (which thread queued
+        // first is not fixed, so the overlap is checked as a whole).
+        for (w, ns) in written.iter().zip(&writes) {
+            let back: Vec<String> = w.entries.iter().map(|e| e.insert_id.clone()).collect();
+            let sent: Vec<String> = ns.iter().map(|n| format!("id-{n}")).collect();
+            assert_eq!(back, sent);
+        }
+        assert_eq!(written[0].new, vec![1, 2], "id-0 was stored before");
+        assert_eq!(
+            written[1].new.len() + written[2].new.len(),
+            3,
+            "id-4 stored once"
+        );
+        assert_eq!(written[3].new, vec![0]);
+    }
+
+    #[test]
+    fn concurrent_writers_store_each_entry_once_and_all_are_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        // 4 writers x 25 writes of 40 entries; writers 0/1 and 2/3 send the same entries.
+        let handles: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut new = 0;
+                    for b in 0..25 {
+                        let base = (w / 2) * 1_000 + b * 40;
+                        let entries = (base..base + 40).map(entry).collect();
+                        new += store.insert_new(entries).unwrap().new.len();
+                    }
+                    new
+                })
+            })
+            .collect();
+        let new: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(new, 2_000, "each distinct entry is new exactly once");
+        assert_eq!(store.count().unwrap(), 2_000);
+        assert!(store.commits() <= 100);
+    }
 }

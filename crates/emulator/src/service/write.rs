@@ -62,8 +62,11 @@ pub(crate) async fn write_entries(
     let write = request.partial_success || errors.log_entry_errors.is_empty();
     if write && !request.dry_run && !valid.is_empty() {
         let store = state.store.clone();
-        let (new, valid) = blocking(move || Ok((store.insert_new(&valid)?, valid))).await?;
-        state.tail.announce(new.into_iter().map(|i| &valid[i]));
+        let written = blocking(move || store.insert_new(valid)).await?;
+        let entries = &written.entries;
+        state
+            .tail
+            .announce(written.new.iter().map(|&i| &entries[i]));
     }
     let Some((first_index, first)) = errors.log_entry_errors.iter().next() else {
         return Ok(());

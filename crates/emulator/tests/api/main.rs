@@ -4,6 +4,7 @@
 mod browser;
 mod durability;
 mod explorer;
+mod gcloud;
 mod grpc;
 mod list;
 mod narrowing;
