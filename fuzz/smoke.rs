@@ -11,8 +11,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Inputs grow no larger than this (cargo fuzz's default `-max_len` is 4096 too).
-const MAX_LEN: usize = 4096;
+/// Inputs grow no larger than this or the longest seed, whichever is larger: what libFuzzer
+/// (and so `cargo fuzz run`) picks when no `-max_len` is given. A target whose bugs need long
+/// inputs (the query parser's nesting and length limits) gets them from a long seed.
+const MIN_MAX_LEN: usize = 4096;
 
 /// Runs `body` over the seed corpus of `target`, then over mutations until the iteration or
 /// time budget is spent. A panic is reported with the input that caused it, which is also saved
@@ -27,6 +29,12 @@ pub fn run(target: &str, dictionary: &[&[u8]], body: fn(&[u8])) {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
     let mut rng = Rng(seed | 1);
+    let max_len = seeds
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .max(MIN_MAX_LEN);
     for input in &seeds {
         check(target, body, input);
     }
@@ -38,7 +46,7 @@ pub fn run(target: &str, dictionary: &[&[u8]], body: fn(&[u8])) {
         for _ in 0..=rng.below(4) {
             mutate(&mut input, &pool, dictionary, &mut rng);
         }
-        input.truncate(MAX_LEN);
+        input.truncate(max_len);
         check(target, body, &input);
         // Keep some mutants as parents so changes can pile up, without losing the seeds.
         if rng.below(8) == 0 {
@@ -52,7 +60,7 @@ pub fn run(target: &str, dictionary: &[&[u8]], body: fn(&[u8])) {
         done += 1;
     }
     eprintln!(
-        "fuzz smoke `{target}`: {} seeds, {done} mutations in {:.1?}",
+        "fuzz smoke `{target}`: {} seeds, {done} mutations of up to {max_len} bytes in {:.1?}",
         seeds.len(),
         started.elapsed()
     );

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use fluent_config::{Diagnostic, ParseOptions, Reader, Section};
+use fluent_config::{Common, Diagnostic, ParseOptions, Reader, Section};
 
 use crate::filters::{Filter, GrepFilter, KubernetesMetadata, RecordTransformer};
 use crate::pattern::TagPattern;
@@ -238,8 +238,20 @@ fn unknown_type(
     }
 }
 
-fn read_source(r: &mut Reader<'_>, index: usize) -> Option<SourceDef> {
+/// `@id`, `@label` and `@log_level`; the last is validated and then reported as not acted on.
+fn read_common(r: &mut Reader<'_>) -> Common {
     let common = r.common();
+    if common.log_level.is_some() {
+        r.ignored("@log_level", LOG_LEVEL_IGNORED);
+    }
+    common
+}
+
+const LOG_LEVEL_IGNORED: &str =
+    "logferry has one log level for every plugin: set it with `logferry run --log-level`";
+
+fn read_source(r: &mut Reader<'_>, index: usize) -> Option<SourceDef> {
+    let common = read_common(r);
     let (kind, span) = r.required_plugin_type()?;
     let name = common
         .id
@@ -275,7 +287,7 @@ fn read_source(r: &mut Reader<'_>, index: usize) -> Option<SourceDef> {
 }
 
 fn read_filter(r: &mut Reader<'_>) -> Option<Box<dyn Filter>> {
-    let _ = r.common();
+    let _ = read_common(r);
     let (kind, span) = r.required_plugin_type()?;
     match kind.as_str() {
         "grep" => GrepFilter::from_reader(r).map(|f| Box::new(f) as Box<dyn Filter>),
@@ -293,7 +305,7 @@ fn read_filter(r: &mut Reader<'_>) -> Option<Box<dyn Filter>> {
 }
 
 fn read_output(r: &mut Reader<'_>, index: usize) -> Option<OutputDef> {
-    let common = r.common();
+    let common = read_common(r);
     let (kind, span) = r.required_plugin_type()?;
     let pattern = r.section().arg.clone();
     let name = common.id.unwrap_or_else(|| format!("output{index}"));
@@ -331,7 +343,11 @@ fn read_output(r: &mut Reader<'_>, index: usize) -> Option<OutputDef> {
                     FileFormat::Json
                 }
             };
-            let _ = r.bool("append", true);
+            r.fixed_bool(
+                "append",
+                true,
+                "logferry always appends to the file of the path (fluentd writes each chunk to a new file)",
+            );
             r.ignored("compress", "files are written uncompressed");
             r.ignored("symlink_path", "not implemented");
             OutputKind::File(FileSinkConfig {
@@ -584,7 +600,9 @@ fn read_buffer_params(r: &mut Reader<'_>, c: &mut BufferConfig, flat: bool) {
 }
 
 fn read_system(r: &mut Reader<'_>) {
-    let _ = r.log_level();
+    if r.log_level().is_some() {
+        r.ignored("@log_level", LOG_LEVEL_IGNORED);
+    }
     for key in [
         "workers",
         "root_dir",

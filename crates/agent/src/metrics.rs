@@ -265,6 +265,11 @@ pub static FORWARD_ACTIVE_CONNECTIONS: GaugeFamily = gauge(
     "Connections open now on each forward input.",
     &["plugin_id"],
 );
+pub static FORWARD_REFUSED_CONNECTIONS: CounterFamily = counter(
+    "logferry_forward_refused_connections_total",
+    "Connections closed at once because each forward input already served max_connections.",
+    &["plugin_id"],
+);
 
 // ---- outputs ---------------------------------------------------------------------------------
 
@@ -532,6 +537,7 @@ static ALL: &[&dyn Render] = &[
     &EXPOSURE_WINDOW,
     &FORWARD_CONNECTIONS,
     &FORWARD_ACTIVE_CONNECTIONS,
+    &FORWARD_REFUSED_CONNECTIONS,
     &OUTPUT_EMIT_RECORDS,
     &OUTPUT_WRITE_COUNT,
     &OUTPUT_RETRY_COUNT,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use fluent_config::literal::parse_duration;
 use gcloud_logging::Timestamp;
 use gcloud_logging::wire::ListLogEntriesRequest;
 use serde_json::Value;
@@ -29,7 +30,7 @@ pub struct EmulatorArgs {
     )]
     pub data: PathBuf,
     /// Delete entries older than this (e.g. 7d, 12h, 30m); kept forever when unset.
-    #[arg(long, value_parser = parse_age)]
+    #[arg(long, value_parser = parse_duration)]
     pub retention: Option<Duration>,
 }
 
@@ -111,7 +112,7 @@ pub struct QueryArgs {
     #[arg(long, value_enum, default_value = "desc")]
     pub order: Order,
     /// Only entries newer than this (e.g. 1d, 3h); ignored when the filter mentions `timestamp`.
-    #[arg(long, value_parser = parse_age, default_value = "1d")]
+    #[arg(long, value_parser = parse_duration, default_value = "1d")]
     pub freshness: Duration,
     /// How to print entries.
     #[arg(long, value_enum, default_value = "table")]
@@ -290,42 +291,44 @@ fn payload(e: &Value) -> String {
         .unwrap_or_default()
 }
 
-/// Parses an age such as `30s`, `15m`, `12h`, `7d`, `2w` (a bare number means seconds).
-pub fn parse_age(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s, 15m, 12h, 7d or 2w"))?;
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "{text:?}: unknown unit {unit:?} (use s, m, h, d or w)"
-            ));
-        }
-    };
-    Ok(Duration::from_secs(n.saturating_mul(seconds)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `--retention` and `--freshness` read times with the one duration parser the agent's
+    /// flags and config use: the same units everywhere, fractions too, a century at most.
     #[test]
-    fn ages_parse() {
-        assert_eq!(parse_age("7d").unwrap(), Duration::from_secs(7 * 86_400));
-        assert_eq!(parse_age("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_age("15m").unwrap(), Duration::from_secs(900));
-        assert!(parse_age("d").is_err());
-        assert!(parse_age("5y").is_err());
+    fn ages_parse_like_every_other_duration() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            emulator: EmulatorArgs,
+            #[command(flatten)]
+            query: QueryArgs,
+        }
+        let parse = |args: &[&str]| {
+            <Flags as clap::Parser>::try_parse_from(
+                std::iter::once("t").chain(args.iter().copied()),
+            )
+        };
+        let flags = parse(&["--retention", "2w", "--freshness", "1.5h"]).unwrap();
+        assert_eq!(
+            flags.emulator.retention,
+            Some(Duration::from_secs(14 * 86_400))
+        );
+        assert_eq!(flags.query.freshness, Duration::from_secs(5_400));
+        let flags = parse(&["--retention", "90", "--freshness", "500ms"]).unwrap();
+        assert_eq!(flags.emulator.retention, Some(Duration::from_secs(90)));
+        assert_eq!(flags.query.freshness, Duration::from_millis(500));
+        assert_eq!(
+            parse(&[]).unwrap().query.freshness,
+            Duration::from_secs(86_400)
+        );
+        for bad in ["d", "5y", "-1d", "99999999999999w"] {
+            let flag = format!("--freshness={bad}");
+            let err = parse(&[&flag]).err().expect(bad).to_string();
+            assert!(err.contains("invalid time"), "{bad}: {err}");
+        }
     }
 
     #[test]

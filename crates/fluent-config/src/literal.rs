@@ -69,27 +69,47 @@ pub fn parse_size(text: &str) -> Result<u64, LiteralError> {
     }
 }
 
+/// The longest time literal accepted: a century. Anything longer is a typo, and a bound
+/// keeps every `Instant + duration` made from a user's value from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// A time literal: seconds by default (`0.5`), or with a unit `ms`, `s`,
-/// `m`, `h`, `d` (`100ms`, `5s`, `1m`, `1h`, `1d`).
+/// `m`, `h`, `d` or `w` (`100ms`, `5s`, `1m`, `1h`, `1d`, `2w`; any case),
+/// at most [`MAX_DURATION`].
+///
+/// The one duration parser: config parameters and every command-line flag
+/// (`run --drain-timeout`, `query --freshness`, `emulator --retention`,
+/// `web-api --shutdown-timeout`...) read times with it, so they all accept
+/// the same units. Fluentd has no `w`; accepting it costs a Fluentd config
+/// nothing.
 pub fn parse_duration(text: &str) -> Result<Duration, LiteralError> {
     let err = || {
         LiteralError::new(
             "time",
             text,
-            "expected seconds with an optional ms, s, m, h or d suffix, e.g. `5s`",
+            "expected seconds with an optional ms, s, m, h, d or w suffix, e.g. `5s`, at most 100 years",
         )
     };
     let (number, unit) = number_and_unit(text.trim());
-    let scale = match unit.to_ascii_lowercase().as_str() {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
+    let nanos_per_unit: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "m" => 60 * 1_000_000_000,
+        "h" => 3_600 * 1_000_000_000,
+        "d" => 86_400 * 1_000_000_000,
+        "w" => 7 * 86_400 * 1_000_000_000,
         _ => return Err(err()),
     };
-    let n: f64 = number.parse().map_err(|_| err())?;
-    Duration::try_from_secs_f64(n * scale).map_err(|_| err())
+    let max_nanos = MAX_DURATION.as_nanos() as u64;
+    // Whole numbers in integer arithmetic (exact, checked); fractions through f64.
+    let nanos = if let Ok(n) = number.parse::<u64>() {
+        n.checked_mul(nanos_per_unit).filter(|n| *n <= max_nanos)
+    } else {
+        let n: f64 = number.parse().map_err(|_| err())?;
+        let nanos = (n * nanos_per_unit as f64).round();
+        (nanos.is_finite() && nanos >= 0.0 && nanos <= max_nanos as f64).then_some(nanos as u64)
+    };
+    nanos.map(Duration::from_nanos).ok_or_else(err)
 }
 
 /// `true`/`yes` or `false`/`no` (case-insensitive); an empty value means
@@ -224,7 +244,23 @@ mod tests {
             ("1d", Some(Duration::from_secs(86400))),
             ("100ms", Some(Duration::from_millis(100))),
             ("2H", Some(Duration::from_secs(7200))),
-            ("1w", None),
+            ("1w", Some(Duration::from_secs(7 * 86400))),
+            ("1.5h", Some(Duration::from_secs(5400))),
+            ("0.25ms", Some(Duration::from_micros(250))),
+            ("1500ms", Some(Duration::from_millis(1500))),
+            (" 30 m ", Some(Duration::from_secs(1800))),
+            ("36500d", Some(Duration::from_secs(36500 * 86400))),
+            ("36501d", None),
+            ("5214w", Some(Duration::from_secs(5214 * 7 * 86400))),
+            ("5215w", None),
+            ("99999999999999999999s", None),
+            ("18446744073709551615ms", None),
+            ("307445734561825860m", None),
+            ("1e3", None),
+            ("1.5.0s", None),
+            ("nan", None),
+            ("inf", None),
+            ("1y", None),
             ("", None),
             ("-1s", None),
             ("s", None),

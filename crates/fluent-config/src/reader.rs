@@ -269,9 +269,29 @@ impl<'a> Reader<'a> {
     /// if present, a warning saying so.
     pub fn ignored(&mut self, key: &str, why: &str) {
         if let Some(p) = self.param(key) {
-            let msg =
-                format!("parameter `{key}` is accepted for compatibility but has no effect: {why}");
+            let msg = format!(
+                "parameter `{}` is accepted for compatibility but has no effect: {why}",
+                p.key
+            );
             let d = Diagnostic::warning(msg, p.key_span.clone()).with_width(width(&p.key));
+            self.push(d);
+        }
+    }
+
+    /// A boolean this implementation acts on one way only, as if it were
+    /// `acted_on`: the other value is accepted for compatibility, with a
+    /// warning saying so (`why`: what happens instead).
+    pub fn fixed_bool(&mut self, key: &str, acted_on: bool, why: &str) {
+        let Some(p) = self.param(key) else {
+            return;
+        };
+        if self.bool(key, acted_on) != acted_on {
+            let msg = format!(
+                "`{} {}` is accepted for compatibility but has no effect: {why}",
+                p.key,
+                p.value.trim()
+            );
+            let d = Diagnostic::warning(msg, p.value_span.clone()).with_width(p.value_width());
             self.push(d);
         }
     }

@@ -45,12 +45,8 @@ pub struct DemoArgs {
     #[arg(long)]
     exit_after_traffic: bool,
     /// Stop after this long (e.g. `30s`, `5m`), instead of waiting for Ctrl-C.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = fluent_config::literal::parse_duration)]
     duration: Option<Duration>,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    fluent_config::literal::parse_duration(text).map_err(|e| e.to_string())
 }
 
 pub fn run(args: DemoArgs) -> ExitCode {

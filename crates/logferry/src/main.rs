@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use fluent_config::literal::parse_duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -78,10 +79,6 @@ struct RunArgs {
 struct CheckArgs {
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    fluent_config::literal::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// The config path: the flag, then `-c`/`--config` inside $FLUENTD_ARGS, then fluentd's default.
@@ -242,5 +239,44 @@ async fn watch_signals(stop: CancellationToken, force: CancellationToken) {
             _ = int.recv() => info!("received SIGINT"),
         }
         token.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every duration flag reads times like the config does: `run --drain-timeout 1w` was an
+    /// error while `query --freshness 1w` worked.
+    #[test]
+    fn duration_flags_take_the_units_of_config_times() {
+        let cli = Cli::try_parse_from([
+            "logferry",
+            "run",
+            "--drain-timeout",
+            "1w",
+            "--drain-quiet",
+            "1500ms",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("not run");
+        };
+        assert_eq!(run.drain_timeout, Duration::from_secs(7 * 86_400));
+        assert_eq!(run.drain_quiet, Duration::from_millis(1500));
+
+        let cli = Cli::try_parse_from(["logferry", "--drain-timeout", "0.5h"]).unwrap();
+        assert_eq!(cli.run.drain_timeout, Duration::from_secs(1800));
+        assert!(Cli::try_parse_from(["logferry", "demo", "--duration", "2w"]).is_ok());
+        assert!(Cli::try_parse_from(["logferry", "query", "--freshness", "2.5d"]).is_ok());
+
+        for bad in ["1y", "-5s", "1000000w"] {
+            let flag = format!("--drain-timeout={bad}");
+            let err = Cli::try_parse_from(["logferry", "run", &flag])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"))
+                .to_string();
+            assert!(err.contains("invalid time"), "{bad}: {err}");
+        }
     }
 }

@@ -4,6 +4,7 @@ mod e2e {
     pub mod check;
     pub mod cloud_logging;
     pub mod disk_buffer;
+    pub mod emulator;
     pub mod forward;
     pub mod kit;
     pub mod node;

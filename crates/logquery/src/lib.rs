@@ -28,6 +28,7 @@ use std::str::FromStr;
 
 pub use error::ParseError;
 pub use narrowing::{Narrowing, TimeBound};
+pub use parser::{MAX_FILTER_CHARS, MAX_NESTING};
 
 /// A parsed filter, ready to test entries against.
 #[derive(Debug, Clone)]
@@ -37,7 +38,8 @@ pub struct Query {
 }
 
 /// Parses a filter. An empty filter (only whitespace or comments) is valid
-/// and matches every entry.
+/// and matches every entry. A filter longer than [`MAX_FILTER_CHARS`] or
+/// nested deeper than [`MAX_NESTING`] is an error.
 pub fn parse(filter: &str) -> Result<Query, ParseError> {
     Ok(Query {
         source: filter.to_string(),

@@ -15,6 +15,14 @@
 //! primary := '(' and ')' | function | path OP value | path ':*' | word | "phrase"
 //! value   := "quoted" | unquoted | NULL_VALUE | '(' list ')'
 //! ```
+//!
+//! The filter comes from whoever calls `entries.list`, so the parser bounds
+//! what it spends on it: at most [`MAX_FILTER_CHARS`] characters (Cloud
+//! Logging's own limit) and [`MAX_NESTING`] levels of `(`, `NOT` and `-`. The
+//! recursion here, and the evaluator's and narrowing's over the tree it
+//! builds (`AND`/`OR` chains are flat vectors, so only these nest), is
+//! therefore shallow whatever the input: 100,000 nested parentheses are a
+//! parse error, not a stack overflow that takes the emulator down.
 
 use std::net::IpAddr;
 
@@ -27,12 +35,24 @@ use crate::ast::{
 use crate::error::{ParseError, describe_at};
 use crate::time::parse_timestamp;
 
+/// The longest filter accepted, in characters: Cloud Logging documents the
+/// same limit for a query.
+pub const MAX_FILTER_CHARS: usize = 20_000;
+
+/// How deeply `(`, `NOT` and `-` (and `(` and `NOT` inside a value list) may
+/// nest. Real filters nest a few levels; the bound keeps the recursive descent
+/// (and the recursive evaluation of the tree) far from the end of a 2 MiB
+/// thread stack.
+pub const MAX_NESTING: usize = 64;
+
 /// Parses a whole filter; `None` when it holds only whitespace and comments.
 pub(crate) fn parse_filter(source: &str) -> Result<Option<Expr>, ParseError> {
+    check_length(source)?;
     let mut parser = Parser {
         src: source,
         bytes: source.as_bytes(),
         pos: 0,
+        depth: 0,
     };
     parser.skip_ws();
     if parser.at_end() {
@@ -44,6 +64,24 @@ pub(crate) fn parse_filter(source: &str) -> Result<Option<Expr>, ParseError> {
         return Err(parser.error(parser.pos, "end of input or a restriction"));
     }
     Ok(Some(expr))
+}
+
+/// Rejects a filter over [`MAX_FILTER_CHARS`], pointing at the first
+/// character past the limit.
+fn check_length(source: &str) -> Result<(), ParseError> {
+    // A byte count within the limit is a character count within it too.
+    if source.len() <= MAX_FILTER_CHARS {
+        return Ok(());
+    }
+    let Some((past_limit, _)) = source.char_indices().nth(MAX_FILTER_CHARS) else {
+        return Ok(());
+    };
+    Err(ParseError::at(
+        source,
+        past_limit,
+        format!("a filter of at most {MAX_FILTER_CHARS} characters"),
+        format!("one of {} characters", source.chars().count()),
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +100,8 @@ struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Levels of `(`, `NOT` and `-` the cursor is inside.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -84,6 +124,25 @@ impl Parser<'_> {
             expected,
             describe_at(self.src, position),
         )
+    }
+
+    /// Runs `inner` one nesting level deeper, or fails at `at` (the `(`,
+    /// `NOT` or `-` that opens the level) when that is past [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        at: usize,
+        inner: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.error(
+                at,
+                format!("at most {MAX_NESTING} nested levels of '(', NOT and '-'"),
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
     }
 
     /// Skips whitespace and `--` comments (which run to the end of the line).
@@ -177,17 +236,22 @@ impl Parser<'_> {
 
     fn parse_unary(&mut self, context: &str) -> Result<Expr, ParseError> {
         self.skip_ws();
+        let at = self.pos;
         if self.peek_keyword() == Some(Keyword::Not) {
-            self.consume_keyword();
-            return Ok(Expr::Not(Box::new(
-                self.parse_unary("a restriction after NOT")?,
-            )));
+            return self.nested(at, |p| {
+                p.consume_keyword();
+                Ok(Expr::Not(Box::new(
+                    p.parse_unary("a restriction after NOT")?,
+                )))
+            });
         }
         if self.peek() == Some(b'-') {
-            self.pos += 1;
-            return Ok(Expr::Not(Box::new(
-                self.parse_unary("a restriction after '-'")?,
-            )));
+            return self.nested(at, |p| {
+                p.pos += 1;
+                Ok(Expr::Not(Box::new(
+                    p.parse_unary("a restriction after '-'")?,
+                )))
+            });
         }
         self.parse_primary(context)
     }
@@ -198,10 +262,12 @@ impl Parser<'_> {
         match self.peek() {
             None => return Err(self.error(start, context)),
             Some(b'(') => {
-                self.pos += 1;
-                let inner = self.parse_and("a restriction after '('")?;
-                self.expect_byte(b')', "')'")?;
-                return Ok(inner);
+                return self.nested(start, |p| {
+                    p.pos += 1;
+                    let inner = p.parse_and("a restriction after '('")?;
+                    p.expect_byte(b')', "')'")?;
+                    Ok(inner)
+                });
             }
             Some(b) if b != b'"' && ends_word(b) => return Err(self.error(start, context)),
             _ => {}
@@ -296,10 +362,12 @@ impl Parser<'_> {
             return Ok(Expr::Exists(path));
         }
         if self.peek() == Some(b'(') {
-            self.pos += 1;
-            let list = self.parse_list_and(&path, op, &context)?;
-            self.expect_byte(b')', "')' to close the value list")?;
-            return Ok(list);
+            return self.nested(self.pos, |p| {
+                p.pos += 1;
+                let list = p.parse_list_and(&path, op, &context)?;
+                p.expect_byte(b')', "')' to close the value list")?;
+                Ok(list)
+            });
         }
         let value = self.parse_value(&path, op, &context, false)?;
         Ok(Expr::Compare(Comparison { path, op, value }))
@@ -360,19 +428,24 @@ impl Parser<'_> {
         context: &str,
     ) -> Result<Expr, ParseError> {
         self.skip_ws();
+        let at = self.pos;
         if self.peek_keyword() == Some(Keyword::Not) {
-            self.consume_keyword();
-            return Ok(Expr::Not(Box::new(self.parse_list_unary(
-                path,
-                op,
-                "a value after NOT",
-            )?)));
+            return self.nested(at, |p| {
+                p.consume_keyword();
+                Ok(Expr::Not(Box::new(p.parse_list_unary(
+                    path,
+                    op,
+                    "a value after NOT",
+                )?)))
+            });
         }
         if self.peek() == Some(b'(') {
-            self.pos += 1;
-            let inner = self.parse_list_and(path, op, "a value after '('")?;
-            self.expect_byte(b')', "')'")?;
-            return Ok(inner);
+            return self.nested(at, |p| {
+                p.pos += 1;
+                let inner = p.parse_list_and(path, op, "a value after '('")?;
+                p.expect_byte(b')', "')'")?;
+                Ok(inner)
+            });
         }
         if self.peek_keyword().is_some() {
             return Err(self.error(self.pos, context));

@@ -36,3 +36,14 @@ fn query_target_survives_mutated_corpus() {
     ];
     smoke::run("query", dictionary, fuzz_query);
 }
+
+/// Not found by fuzzing (the inputs were capped at 4,096 bytes) but by hand: 5,000 nested
+/// parentheses overflowed the stack. Now any depth is a parse error.
+#[test]
+fn regression_deep_nesting_overflowed_the_stack() {
+    for levels in [64, 65, 5_000, 100_000] {
+        let filter = format!("{}a=x{}", "(".repeat(levels), ")".repeat(levels));
+        fuzz_query(filter.as_bytes());
+        fuzz_query(format!("{}a=x", "NOT -".repeat(levels)).as_bytes());
+    }
+}

@@ -44,7 +44,7 @@ pub struct Cli {
     #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
     pub project: Option<String>,
     /// How long in-flight requests may run after SIGTERM/SIGINT (e.g. 10s, 500ms).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = fluent_config::literal::parse_duration)]
     pub shutdown_timeout: Duration,
     /// Write the bound address (host:port) here once listening.
     #[arg(long)]
@@ -140,37 +140,45 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     }
 }
 
-/// `10s`, `500ms`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        other => Err(format!(
-            "unknown duration unit {other:?} in {s:?} (use ms, s or m)"
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_durations() {
+    fn sizes() {
         assert_eq!(parse_size("10m"), Ok(10 << 20));
         assert_eq!(parse_size("512K"), Ok(512 << 10));
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("10x").is_err());
         assert!(parse_size("0").is_err());
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+    }
+
+    /// `--shutdown-timeout` reads times with the one duration parser of the workspace (hours,
+    /// days and weeks too), and a huge value is an error, not an overflow: `n * 60` on a
+    /// `u64` of minutes once panicked in debug builds.
+    #[test]
+    fn shutdown_timeout_takes_every_unit_and_rejects_overflow() {
+        let timeout = |value: &str| {
+            Cli::try_parse_from(["web-api", "--shutdown-timeout", value])
+                .map(|cli| cli.shutdown_timeout)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(timeout("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(timeout("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(timeout("1h"), Ok(Duration::from_secs(3_600)));
+        assert_eq!(timeout("1w"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(timeout("0.5"), Ok(Duration::from_millis(500)));
+        for overflow in ["307445734561825861m", "18446744073709551615m", "1000000d"] {
+            let err = timeout(overflow).unwrap_err();
+            assert!(err.contains("invalid time"), "{overflow}: {err}");
+        }
+        assert_eq!(
+            Cli::parse_from(["web-api"]).shutdown_timeout,
+            Duration::from_secs(10)
+        );
     }
 
     #[test]

@@ -407,3 +407,49 @@ async fn a_tail_holds_entries_for_its_buffer_window_and_sorts_them() {
     );
     server.stop().await;
 }
+
+/// A filter of 5,000 nested parentheses once overflowed a tokio worker's stack and aborted
+/// the emulator. Over gRPC as over REST it is now INVALID_ARGUMENT with the position, and the
+/// server answers the next call.
+#[tokio::test]
+async fn regression_deeply_nested_filters_are_invalid_argument_over_grpc() {
+    let server = Server::start().await;
+    let mut grpc = grpc_client(&server).await;
+    grpc.write_log_entries(v2::WriteLogEntriesRequest {
+        entries: vec![text("projects/p/logs/app", "still here")],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let list = |filter: String| v2::ListLogEntriesRequest {
+        resource_names: vec!["projects/p".into()],
+        filter,
+        ..Default::default()
+    };
+    let parens = |levels: usize| format!("{}a=x{}", "(".repeat(levels), ")".repeat(levels));
+    for (filter, message) in [
+        (
+            parens(100_000),
+            "filter: 1:20001: expected a filter of at most 20000 characters",
+        ),
+        (
+            parens(5_000),
+            "filter: 1:65: expected at most 64 nested levels of '(', NOT and '-', found '('",
+        ),
+        (
+            format!("{}a=x", "NOT -".repeat(3_000)),
+            "filter: 1:161: expected at most 64 nested levels",
+        ),
+    ] {
+        let status = grpc.list_log_entries(list(filter)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with(message), "{status:?}");
+    }
+    let found = grpc
+        .list_log_entries(list(parens(64).replace("a=x", "textPayload:here")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.entries.len(), 1);
+    server.stop().await;
+}

@@ -153,3 +153,27 @@ fn ignored_rest_and_did_you_mean_over_absent_keys() {
     assert_eq!(diags[1].hint.as_deref(), Some("did you mean `pos_file`?"));
     assert_eq!(diags[1].source_line.as_deref(), Some("  pos_flie /p"));
 }
+
+/// A boolean implemented one way only: the value logferry acts as is silent, the other is a
+/// warning at the value (not an error: the config still runs).
+#[test]
+fn fixed_bool_warns_only_about_the_value_not_acted_on() {
+    let root = parse_ok(
+        "<source>\n  follow_inodes false\n  append true\n  flag\n  bad maybe\n</source>\n",
+    );
+    let mut diags = Vec::new();
+    let mut r = Reader::new(&root.sections[0], &mut diags);
+    r.fixed_bool("follow_inodes", true, "files are followed by inode");
+    r.fixed_bool("append", true, "files are appended to");
+    r.fixed_bool("flag", true, "always on");
+    r.fixed_bool("absent", false, "never read");
+    r.fixed_bool("bad", true, "n/a");
+    r.finish();
+    assert_eq!(
+        messages(&diags),
+        [
+            "warning:2:17 `follow_inodes false` is accepted for compatibility but has no effect: files are followed by inode",
+            "error:5:7 invalid boolean `maybe` for `bad`: expected true or false",
+        ]
+    );
+}

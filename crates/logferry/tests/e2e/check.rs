@@ -125,3 +125,66 @@ fn two_outputs_on_one_buffer_directory_are_refused_with_both_places() {
         "{stderr}"
     );
 }
+
+/// Values logferry accepts but does not act on are warned about, by `check` and at start, as
+/// the README promises: `follow_inodes false` and the file output's `append false` were read
+/// and dropped silently, and so was every `@log_level`.
+#[test]
+fn accepted_but_ignored_values_are_warned_about_by_check_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ignored.conf");
+    let d = dir.path().display();
+    let text = format!(
+        "<system>\n  log_level debug\n</system>\n<source>\n  @type tail\n  @log_level warn\n  path {d}/app.log\n  pos_file {d}/app.log.pos\n  tag app\n  follow_inodes false\n  <parse>\n    @type none\n  </parse>\n</source>\n<match **>\n  @type file\n  path {d}/out\n  append false\n</match>\n"
+    );
+    fs::write(&path, text).unwrap();
+    let name = path.display().to_string();
+    let expected = [
+        (
+            "2:3",
+            "parameter `log_level` is accepted for compatibility but has no effect: logferry has one log level for every plugin: set it with `logferry run --log-level`",
+        ),
+        (
+            "6:3",
+            "parameter `@log_level` is accepted for compatibility but has no effect",
+        ),
+        (
+            "10:17",
+            "`follow_inodes false` is accepted for compatibility but has no effect: logferry always follows files by inode",
+        ),
+        (
+            "18:10",
+            "`append false` is accepted for compatibility but has no effect: logferry always appends",
+        ),
+    ];
+
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "warnings do not fail a check:\n{stderr}"
+    );
+    for (position, text) in expected {
+        assert!(
+            stderr.contains(&format!("{name}:{position}")),
+            "no diagnostic at {position}:\n{stderr}"
+        );
+        assert!(stderr.contains(text), "expected {text:?}:\n{stderr}");
+    }
+    assert_eq!(stderr.matches("has no effect").count(), 4, "{stderr}");
+
+    // `run` logs the same warnings as it starts.
+    fs::write(dir.path().join("app.log"), "one line\n").unwrap();
+    let agent = super::support::Agent::start(&path);
+    super::support::wait_until("the agent to follow the file", || {
+        agent.log().contains("following tail")
+    });
+    let log = agent.stop();
+    for (_, text) in expected {
+        assert!(log.contains(text), "expected {text:?} in the log:\n{log}");
+    }
+}

@@ -308,3 +308,25 @@ pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     let body = response.split_once("\r\n\r\n")?.1.to_string();
     Some((status, body))
 }
+
+/// One `POST` of a JSON body to `url` (`http://127.0.0.1:PORT`) + `path`: `(status, body)`, or
+/// `None` if nothing answers (or the server drops the connection, as a crashed one does).
+pub fn http_post_json(url: &str, path: &str, body: &serde_json::Value) -> Option<(u16, String)> {
+    use std::io::Read;
+    let address = url.strip_prefix("http://").expect("an http:// URL");
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(DEADLINE)).ok()?;
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}

@@ -26,7 +26,19 @@ pub struct ForwardSourceConfig {
     pub security: Option<Security>,
     /// Answer UDP heartbeats on the same port.
     pub heartbeat: bool,
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// A connection silent this long between messages is closed.
+    pub idle_timeout: Duration,
 }
+
+/// Default `max_connections`: far more than a pod's applications open, few enough that
+/// their buffers (64 KiB each while idle) stay small.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// Default `idle_timeout`: long enough for a logger that sends once an hour to keep its
+/// connection, short enough that clients that vanished without a FIN do not pile up.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// `<security>`: the shared-key handshake of the forward protocol.
 #[derive(Debug, Clone)]
@@ -49,6 +61,26 @@ impl ForwardSourceConfig {
         let chunk_size_warn_limit = r.size("chunk_size_warn_limit").map(|v| v as usize);
         let skip_invalid_event = r.bool("skip_invalid_event", false);
         let deny_keepalive = r.bool("deny_keepalive", false);
+        let max_connections = match r.uint("max_connections") {
+            Some(0) => {
+                if let Some(p) = r.param("max_connections").cloned() {
+                    r.value_error(&p, "max_connections must be at least 1", None);
+                }
+                None
+            }
+            Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            None => Some(DEFAULT_MAX_CONNECTIONS),
+        };
+        let idle_timeout = match r.duration("idle_timeout") {
+            Some(d) if d.is_zero() => {
+                if let Some(p) = r.param("idle_timeout").cloned() {
+                    r.value_error(&p, "idle_timeout must be more than 0", None);
+                }
+                None
+            }
+            Some(d) => Some(d),
+            None => Some(DEFAULT_IDLE_TIMEOUT),
+        };
         for (key, why) in [
             ("linger_timeout", "connections are closed at once"),
             ("resolve_hostname", "the peer address is recorded as is"),
@@ -89,6 +121,8 @@ impl ForwardSourceConfig {
             deny_keepalive,
             security,
             heartbeat: true,
+            max_connections: max_connections?,
+            idle_timeout: idle_timeout?,
         })
     }
 }

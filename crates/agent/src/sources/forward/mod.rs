@@ -10,6 +10,8 @@
 mod config;
 pub(crate) mod handshake;
 mod server;
+#[cfg(test)]
+mod tests;
 
 pub use config::{
     DEFAULT_PORT, ForwardSourceConfig, Security, hostname, read_addr, read_security,

@@ -3,6 +3,11 @@
 //! events and, when a message carries a `chunk` option, answers `{"ack": chunk}` only once every
 //! output has delivered its events. A malformed message closes its connection with a logged
 //! reason; the other connections and the agent go on.
+//!
+//! Bounded at the network edge: at most `max_connections` are served at once (one more is
+//! closed as soon as it is accepted, with a warning), a connection silent for `idle_timeout`
+//! between messages is closed, and a message larger than `chunk_size_limit` closes its
+//! connection.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -13,6 +18,7 @@ use std::time::Duration;
 use gcloud_logging::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -38,6 +44,7 @@ struct Ctx {
     name: String,
     records: Arc<Counter>,
     connections: Arc<Counter>,
+    refused: Arc<Counter>,
     active: Arc<Gauge>,
 }
 
@@ -77,6 +84,18 @@ pub fn spawn_forward_source(
     control: SourceControl,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let listener = kept_listener(config.addr)?;
+    serve_on(listener, name, config, router, label, control)
+}
+
+/// [`spawn_forward_source`] on a socket already bound (tests bind `127.0.0.1:0`).
+pub(crate) fn serve_on(
+    listener: std::net::TcpListener,
+    name: String,
+    config: ForwardSourceConfig,
+    router: Arc<Router>,
+    label: Option<String>,
+    control: SourceControl,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let udp = if config.heartbeat {
@@ -94,6 +113,7 @@ pub fn spawn_forward_source(
     let ctx = Arc::new(Ctx {
         records: metrics::INPUT_RECORDS.with(&[&name, "forward"]),
         connections: metrics::FORWARD_CONNECTIONS.with(&[&name]),
+        refused: metrics::FORWARD_REFUSED_CONNECTIONS.with(&[&name]),
         active: metrics::FORWARD_ACTIVE_CONNECTIONS.with(&[&name]),
         config,
         router,
@@ -148,11 +168,20 @@ async fn serve(
         tokio::spawn(heartbeats(udp, drain.clone()));
     }
     let tracker = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let mut refusals = Refusals::default();
     loop {
         tokio::select! {
             _ = drain.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        // Closed at once: the client sees EOF and can retry or go elsewhere.
+                        drop(stream);
+                        ctx.refused.inc();
+                        refusals.warn(&ctx, peer);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     ctx.connections.inc();
                     let ctx = ctx.clone();
@@ -167,6 +196,7 @@ async fn serve(
                             }
                         }
                         ctx.active.add(-1);
+                        drop(slot);
                     });
                 }
                 Err(error) => {
@@ -181,6 +211,38 @@ async fn serve(
     tokio::select! {
         _ = tracker.wait() => {}
         _ = abort.cancelled() => {}
+    }
+}
+
+/// How often a refused connection is logged: the first at once, then one line per interval
+/// with how many were refused since, so a flood of connections does not flood the log.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Refusals {
+    last_logged: Option<tokio::time::Instant>,
+    unlogged: u64,
+}
+
+impl Refusals {
+    fn warn(&mut self, ctx: &Ctx, peer: SocketAddr) {
+        self.unlogged += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_logged
+            .is_some_and(|last| now.duration_since(last) < REFUSAL_LOG_INTERVAL)
+        {
+            return;
+        }
+        warn!(
+            input = %ctx.name,
+            %peer,
+            max_connections = ctx.config.max_connections,
+            refused = self.unlogged,
+            "forward input: refusing connections beyond max_connections"
+        );
+        self.last_logged = Some(now);
+        self.unlogged = 0;
     }
 }
 
@@ -218,6 +280,9 @@ struct Frames {
     buf: Vec<u8>,
     start: usize,
     limit: usize,
+    idle_timeout: Duration,
+    /// Set when [`Frames::next`] ended because the client sent nothing for `idle_timeout`.
+    idled: bool,
 }
 
 impl Frames {
@@ -246,8 +311,9 @@ impl Frames {
         }
     }
 
-    /// The next value, reading as needed. `None`: the peer closed between messages, or the
-    /// input is draining and no message is in progress.
+    /// The next value, reading as needed. `None`: the peer closed between messages, the
+    /// input is draining or the client was idle for `idle_timeout` (and no message is in
+    /// progress).
     async fn next(
         &mut self,
         stream: &mut TcpStream,
@@ -273,6 +339,11 @@ impl Frames {
                     r = stream.read(&mut self.buf[len..]) => r,
                     _ = drain.cancelled(), if !in_progress => {
                         self.buf.truncate(len);
+                        return Ok(None);
+                    }
+                    _ = tokio::time::sleep(self.idle_timeout), if !in_progress => {
+                        self.buf.truncate(len);
+                        self.idled = true;
                         return Ok(None);
                     }
                     _ = tokio::time::sleep(PARTIAL_MESSAGE_TIMEOUT), if in_progress => {
@@ -316,15 +387,28 @@ async fn connection(
         buf: Vec::with_capacity(READ_SIZE),
         start: 0,
         limit: ctx.config.chunk_size_limit,
+        idle_timeout: ctx.config.idle_timeout,
+        idled: false,
     };
+    let result = serve_connection(ctx, &mut stream, &mut frames, peer, drain, abort).await;
+    if frames.idled {
+        info!(input = %ctx.name, %peer, idle_timeout = ?ctx.config.idle_timeout, "closing an idle forward connection");
+    }
+    result
+}
+
+async fn serve_connection(
+    ctx: &Ctx,
+    stream: &mut TcpStream,
+    frames: &mut Frames,
+    peer: SocketAddr,
+    drain: &CancellationToken,
+    abort: &CancellationToken,
+) -> Result<(), Close> {
     if let Some(security) = &ctx.config.security {
         let nonce = handshake::random_bytes();
-        write(
-            &mut stream,
-            &handshake::helo(&nonce, !ctx.config.deny_keepalive),
-        )
-        .await?;
-        let Some(ping) = frames.next(&mut stream, drain).await? else {
+        write(stream, &handshake::helo(&nonce, !ctx.config.deny_keepalive)).await?;
+        let Some(ping) = frames.next(stream, drain).await? else {
             return Ok(());
         };
         let refuse = |reason: String| Close {
@@ -341,7 +425,7 @@ async fn connection(
             None
         };
         if let Some(reason) = failure {
-            let _ = write(&mut stream, &handshake::pong(false, reason, "", "")).await;
+            let _ = write(stream, &handshake::pong(false, reason, "", "")).await;
             return Err(refuse(format!(
                 "handshake with {hostname} failed: {reason}"
             )));
@@ -353,14 +437,14 @@ async fn connection(
             &security.shared_key,
         );
         write(
-            &mut stream,
+            stream,
             &handshake::pong(true, "", &security.self_hostname, &answer),
         )
         .await?;
         debug!(%peer, %hostname, "forward client authenticated");
     }
     loop {
-        let Some(first) = frames.next(&mut stream, drain).await? else {
+        let Some(first) = frames.next(stream, drain).await? else {
             return Ok(());
         };
         let mut events = Vec::new();
@@ -409,7 +493,7 @@ async fn connection(
             msgpack::write_str(&mut out, b"ack");
             msgpack::write_str(&mut out, chunk.as_bytes());
         }
-        write(&mut stream, &out).await?;
+        write(stream, &out).await?;
     }
 }
 

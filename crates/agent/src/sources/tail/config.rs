@@ -38,7 +38,11 @@ impl TailSourceConfig {
             .unwrap_or(Duration::from_secs(60));
         let rotate_wait = r.duration("rotate_wait").unwrap_or(Duration::from_secs(5));
         let read_from_head = r.bool("read_from_head", true);
-        let _follow_inodes = r.bool("follow_inodes", true);
+        r.fixed_bool(
+            "follow_inodes",
+            true,
+            "logferry always follows files by inode, so a rotated file is never read twice",
+        );
         let max_line_size = r.size("max_line_size").unwrap_or(1024 * 1024).max(1024) as usize;
         let long_lines = match r.enum_of("long_line_action", &["split", "truncate"], "split") {
             "truncate" => LongLines::Truncate,

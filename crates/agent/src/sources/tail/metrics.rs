@@ -1,8 +1,11 @@
 //! The tail source's metrics: lines and bytes read per path, the acknowledged position and the
 //! bytes still undelivered behind the end of each file, and the exposure window (a chunk's read
 //! to its acknowledgement: how long its lines exist only in the file that a node loss deletes).
+//!
+//! Per-path series live as long as the tailer knows the path (its open files and the few
+//! closed ones it remembers): a glob over rotating names would otherwise add series forever.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ pub(super) struct TailMetrics {
     pub(super) exposure: Arc<Histogram>,
     next_positions: Instant,
     per_path: HashMap<Arc<Path>, (Arc<Counter>, Arc<Counter>)>,
+    /// The paths the tailer knew at the last position update.
+    known_paths: HashSet<String>,
 }
 
 impl TailMetrics {
@@ -30,6 +35,7 @@ impl TailMetrics {
             records: metrics::INPUT_RECORDS.with(&[plugin_id, "tail"]),
             exposure: metrics::EXPOSURE_WINDOW.with(&[plugin_id]),
             per_path: HashMap::new(),
+            known_paths: HashSet::new(),
             next_positions: Instant::now(),
         }
     }
@@ -53,14 +59,54 @@ impl TailMetrics {
         self.records.add(events as u64);
     }
 
-    /// Updates the position and bytes-behind gauges, at most once a second.
-    pub(super) fn update_positions(&mut self, tailer: &Tailer) {
+    /// The tailer's positions when the gauges are due an update (at most once a second).
+    pub(super) fn positions_due(&mut self, tailer: &Tailer) -> Option<Vec<PosEntry>> {
         let now = Instant::now();
         if now < self.next_positions {
-            return;
+            return None;
         }
         self.next_positions = now + POSITIONS_EVERY;
-        self.positions(&tailer.pos_entries());
+        Some(tailer.pos_entries())
+    }
+
+    /// Updates the position and bytes-behind gauges from `entries` (the tailer's positions),
+    /// and forgets the series of paths the tailer no longer knows. Returns those paths.
+    pub(super) fn update_positions(&mut self, entries: &[PosEntry]) -> Vec<String> {
+        self.positions(entries);
+        let known: HashSet<String> = entries.iter().map(|e| e.path.clone()).collect();
+        let gone: Vec<String> = self.known_paths.difference(&known).cloned().collect();
+        // A path read from but never in a position update (gone within a second) too.
+        let unknown_read: Vec<String> = self
+            .per_path
+            .keys()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !known.contains(p) && !self.known_paths.contains(p))
+            .collect();
+        self.known_paths = known;
+        let gone: Vec<String> = gone.into_iter().chain(unknown_read).collect();
+        if !gone.is_empty() {
+            self.forget(&gone);
+        }
+        gone
+    }
+
+    /// Removes every series of these paths.
+    fn forget(&mut self, paths: &[String]) {
+        let gone: HashSet<&str> = paths.iter().map(String::as_str).collect();
+        self.per_path
+            .retain(|path, _| !gone.contains(path.to_string_lossy().as_ref()));
+        let plugin_id = self.plugin_id.as_str();
+        // Label values: [plugin_id, path] or [plugin_id, type, path].
+        let ours = |labels: &[String]| {
+            labels.first().is_some_and(|id| id == plugin_id)
+                && labels
+                    .last()
+                    .is_some_and(|path| gone.contains(path.as_str()))
+        };
+        metrics::TAIL_LINES_READ.remove_where(ours);
+        metrics::TAIL_BYTES_READ.remove_where(ours);
+        metrics::TAIL_FILE_POSITION.remove_where(ours);
+        metrics::TAIL_BYTES_BEHIND.remove_where(ours);
     }
 
     /// The position and bytes-behind gauges of the file now at each path.

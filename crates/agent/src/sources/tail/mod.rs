@@ -5,6 +5,8 @@ mod config;
 mod metrics;
 mod read_times;
 mod source;
+#[cfg(test)]
+mod tests;
 
 pub use config::TailSourceConfig;
 pub use source::{DrainPolicy, SourceControl, spawn_tail_source};

@@ -4,7 +4,7 @@
 //! Reading is blocking file I/O, so it runs on a thread of its own rather than on the async
 //! runtime; the router's blocking sends give backpressure for free.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -178,7 +178,7 @@ impl TailSource {
                 // Sleep until the next poll, waking early for acknowledgements.
                 self.take_acks(Some(self.config.poll_interval));
             }
-            self.metrics.update_positions(&self.tailer);
+            self.refresh_positions();
             if control.reload.load(Ordering::Acquire) && caught_up && !read_something {
                 info!("reloading: every file is read to its end");
                 break;
@@ -186,6 +186,22 @@ impl TailSource {
         }
         self.wait_for_acks(control);
         self.log_exposure();
+    }
+
+    /// At most once a second: the position gauges, and forgetting what belongs to files the
+    /// tailer no longer knows (their metric series, tags and parsers), so following a glob
+    /// over rotating names keeps memory and the metrics page flat.
+    fn refresh_positions(&mut self) {
+        let Some(entries) = self.metrics.positions_due(&self.tailer) else {
+            return;
+        };
+        for path in self.metrics.update_positions(&entries) {
+            self.tags.remove(Path::new(&path));
+        }
+        let inodes: HashSet<u64> = entries.iter().map(|e| e.inode).collect();
+        // A parser still holding a partial record keeps it until it is flushed.
+        self.parsers
+            .retain(|id, s| inodes.contains(&id.inode) || s.parser.held_since().is_some());
     }
 
     /// The exposure window (read → acknowledged by the output) this source saw: how long a
