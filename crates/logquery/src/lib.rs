@@ -27,7 +27,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use error::ParseError;
-pub use narrowing::{Narrowing, TimeBound};
+pub use narrowing::{Narrowing, TimeBound, searchable_text};
 
 /// A parsed filter, ready to test entries against.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::ast::{CompareOp, Comparison, Expr, FieldPath, Function, Literal};
-use crate::eval::{entry_severity, resolve, scalar_text};
+use crate::eval::{any_leaf, contains_text, entry_severity, resolve, scalar_text};
 use crate::functions::log_id_of;
 use crate::time::{Instant, parse_timestamp};
 
@@ -28,6 +28,23 @@ pub struct Narrowing {
     pub min_severity: Option<i64>,
     /// Highest severity rank.
     pub max_severity: Option<i64>,
+    /// Lowercased texts that a match's [`searchable_text`] contains: its bare words and
+    /// phrases, and `:` (has) on `textPayload`/`jsonPayload`, from the top-level AND chain.
+    pub text_contains: Vec<String>,
+}
+
+/// The text a bare word searches, as one string a text index can hold: every string, number
+/// and boolean leaf of the entry, lowercased the way the evaluator compares, one per line. An
+/// entry a bare word or a `:` on its payload matches contains that text (lowercased) here, so
+/// an index over this string narrows without losing matches; the evaluator still decides.
+pub fn searchable_text(entry: &Value) -> String {
+    let mut text = String::new();
+    any_leaf(entry, &mut |leaf| {
+        text.push_str(&leaf.to_lowercase());
+        text.push('\n');
+        false
+    });
+    text
 }
 
 /// One end of a time range.
@@ -103,6 +120,7 @@ impl Narrowing {
         };
         self.timestamp_from.as_ref().is_none_or(after)
             && self.timestamp_to.as_ref().is_none_or(before)
+            && self.text_contains.iter().all(|t| contains_text(entry, t))
     }
 
     fn add(&mut self, conjunct: &Expr) {
@@ -112,8 +130,20 @@ impl Narrowing {
             intersect(&mut self.log_names, names);
         } else if let Some(ids) = log_id_set(conjunct) {
             intersect(&mut self.log_ids, ids);
+        } else if let Expr::Global(text) = conjunct {
+            self.text_contains.push(text.to_lowercase());
         } else if let Expr::Compare(cmp) = conjunct {
-            self.add_range(cmp);
+            let on_payload = cmp
+                .path
+                .segments
+                .first()
+                .is_some_and(|s| s == "textPayload" || s == "jsonPayload");
+            match &cmp.value {
+                Literal::Text(lit) if cmp.op == CompareOp::Has && on_payload => {
+                    self.text_contains.push(lit.text.to_lowercase());
+                }
+                _ => self.add_range(cmp),
+            }
         }
     }
 
