@@ -29,22 +29,46 @@ pub struct Narrowing {
     /// Highest severity rank.
     pub max_severity: Option<i64>,
     /// Lowercased texts that a match's [`searchable_text`] contains: its bare words and
-    /// phrases, and `:` (has) on `textPayload`/`jsonPayload`, from the top-level AND chain.
+    /// phrases (but those that could be part of a timestamp), and `:` (has) on
+    /// `textPayload`/`jsonPayload`, from the top-level AND chain.
     pub text_contains: Vec<String>,
 }
 
 /// The text a bare word searches, as one string a text index can hold: every string, number
-/// and boolean leaf of the entry, lowercased the way the evaluator compares, one per line. An
-/// entry a bare word or a `:` on its payload matches contains that text (lowercased) here, so
-/// an index over this string narrows without losing matches; the evaluator still decides.
+/// and boolean leaf of the entry, lowercased the way the evaluator compares, one per line,
+/// except the entry's own `timestamp` and `receiveTimestamp` (unique to every entry, so the
+/// costliest text to index, and made of [`TIMESTAMP_CHARS`] only). Every text in
+/// [`Narrowing::text_contains`] is held here by every entry the filter matches, so an index
+/// over this string narrows without losing matches; the evaluator still decides.
 pub fn searchable_text(entry: &Value) -> String {
     let mut text = String::new();
-    any_leaf(entry, &mut |leaf| {
+    let mut push = |leaf: &str| {
         text.push_str(&leaf.to_lowercase());
         text.push('\n');
         false
-    });
+    };
+    match entry {
+        Value::Object(fields) => {
+            for (name, value) in fields {
+                if name != "timestamp" && name != "receiveTimestamp" {
+                    any_leaf(value, &mut push);
+                }
+            }
+        }
+        other => {
+            any_leaf(other, &mut push);
+        }
+    }
     text
+}
+
+/// The characters of an RFC 3339 timestamp, lowercased. A needle made of these alone may be
+/// found in the timestamps [`searchable_text`] leaves out, so it does not narrow.
+pub const TIMESTAMP_CHARS: &str = "0123456789-:.tz+";
+
+/// Whether `needle` can only be found in text [`searchable_text`] keeps.
+fn outside_timestamps(needle: &str) -> bool {
+    needle.chars().any(|c| !TIMESTAMP_CHARS.contains(c))
 }
 
 /// One end of a time range.
@@ -131,7 +155,10 @@ impl Narrowing {
         } else if let Some(ids) = log_id_set(conjunct) {
             intersect(&mut self.log_ids, ids);
         } else if let Expr::Global(text) = conjunct {
-            self.text_contains.push(text.to_lowercase());
+            let needle = text.to_lowercase();
+            if outside_timestamps(&needle) {
+                self.text_contains.push(needle);
+            }
         } else if let Expr::Compare(cmp) = conjunct {
             let on_payload = cmp
                 .path
@@ -140,6 +167,7 @@ impl Narrowing {
                 .is_some_and(|s| s == "textPayload" || s == "jsonPayload");
             match &cmp.value {
                 Literal::Text(lit) if cmp.op == CompareOp::Has && on_payload => {
+                    // A payload holds no entry timestamp: every needle narrows.
                     self.text_contains.push(lit.text.to_lowercase());
                 }
                 _ => self.add_range(cmp),

@@ -588,6 +588,26 @@ fn text_narrowing_is_held_by_the_searchable_text_of_every_match() {
         searchable_text(&entry),
         "12.5\ntrue\nglobal\nget /items 200\n"
     );
+    // The entry's timestamps are left out of the text, and a needle that could be part of
+    // one does not narrow (a payload's own timestamp-like text stays).
+    let entry = serde_json::json!({
+        "timestamp": "2026-12-03T05:00:00Z",
+        "receiveTimestamp": "2026-12-03T05:00:01Z",
+        "jsonPayload": {"timestamp": "2026-01-01T00:00:00Z"}
+    });
+    assert_eq!(searchable_text(&entry), "2026-01-01t00:00:00z\n");
+    for filter in ["2026-12-03", r#""05:00""#, r#""2026-12-03T05""#] {
+        let query = parse(filter).unwrap();
+        assert!(query.matches(&entry), "{filter}");
+        assert!(query.restrictions().text_contains.is_empty(), "{filter}");
+    }
+    assert_eq!(
+        parse("jsonPayload.timestamp:2026")
+            .unwrap()
+            .restrictions()
+            .text_contains,
+        ["2026"]
+    );
 }
 
 #[test]

@@ -98,6 +98,8 @@ const FILTERS: &[&str] = &[
     r#"textPayload:"ne 1""#,
     r#"textPayload:"ne 1" NOT severity=ERROR"#,
     "li",
+    r#""2026-01-01T00:1""#,
+    r#""T00:1" hello"#,
     r#""line 7" hello"#,
     "prod",
     "fastapi-cluster",
