@@ -111,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
             "jsonPayload.status=503 severity>=WARNING".to_string(),
         ),
         (
-            "rare bare word (full scan)",
+            "rare bare word (text index)",
             r#""request 4243 handled""#.to_string(),
         ),
     ];

@@ -3,6 +3,11 @@
 //! the query narrowing and ordering need (parent, log, timestamp, insertId, severity, resource
 //! type), indexed; the exact filter runs over the JSON afterwards.
 //!
+//! Bare words and `:` on the payload are narrowed by an FTS5 trigram index over each entry's
+//! [`logquery::searchable_text`] (its leaves, lowercased): a needle of three characters or
+//! more picks the candidate rows, and when they are few the page is built from them alone
+//! instead of scanning the log in time order. The index only narrows; the evaluator decides.
+//!
 //! One writer connection and one reader connection (WAL lets reads run beside a write). The API
 //! calls in here from `spawn_blocking`.
 //!
@@ -21,7 +26,11 @@ use rusqlite::{Connection, OpenFlags, params_from_iter, types::Value as SqlValue
 use serde_json::Value;
 
 /// Bumped when the schema changes incompatibly; a database of another version is refused.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// A text search matching fewer rows than this builds its page from those rows (looked up by
+/// id and sorted); more, and the ordered scan finds matches soon enough on its own.
+const FEW_TEXT_ROWS: i64 = 10_000;
 
 /// At most this many candidate rows are examined per `list` call; past it the page ends early
 /// with a token to continue (as Cloud Logging does for slow scans).
@@ -85,6 +94,8 @@ pub struct StoredEntry {
     pub receive_nanos: i64,
     /// The canonical LogEntry JSON.
     pub json: String,
+    /// What the text index holds for it ([`logquery::searchable_text`] of `json`).
+    pub search_text: String,
 }
 
 /// Where a listing resumes: the (timestamp, insertId) of the last row examined.
@@ -192,7 +203,7 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let writer = Connection::open(&path).map_err(err)?;
+        let mut writer = Connection::open(&path).map_err(err)?;
         writer
             .execute_batch(
                 "PRAGMA journal_mode=WAL;
@@ -204,10 +215,13 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
         if version == 0 {
-            writer.execute_batch(SCHEMA).map_err(err)?;
             writer
-                .execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))
+                .execute_batch(&format!(
+                    "BEGIN; {SCHEMA} {TEXT_INDEX} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                ))
                 .map_err(err)?;
+        } else if version == 1 {
+            add_text_index(&mut writer).map_err(err)?;
         } else if version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion {
                 path,
@@ -312,6 +326,9 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(|e| self.err(e))?;
+            let mut text = tx
+                .prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")
+                .map_err(|e| self.err(e))?;
             for entries in writes {
                 let mut added = Vec::new();
                 for (index, e) in entries.iter().enumerate() {
@@ -329,6 +346,8 @@ impl Store {
                         ])
                         .map_err(|e| self.err(e))?;
                     if inserted > 0 {
+                        text.execute(rusqlite::params![tx.last_insert_rowid(), e.search_text])
+                            .map_err(|e| self.err(e))?;
                         added.push(index);
                     }
                 }
@@ -341,14 +360,42 @@ impl Store {
         Ok(news)
     }
 
-    /// One page of entries matching `q`.
-    pub fn list(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
+    /// How many rows the text index gives for `text` (an FTS5 MATCH), counting up to `limit`.
+    fn text_rows(&self, conn: &Connection, text: &str, limit: i64) -> Result<i64, StoreError> {
+        conn.prepare_cached(
+            "SELECT count(*) FROM \
+             (SELECT rowid FROM entries_text WHERE entries_text MATCH ?1 LIMIT ?2)",
+        )
+        .and_then(|mut stmt| stmt.query_row(rusqlite::params![text, limit], |r| r.get(0)))
+        .map_err(|e| self.err(e))
+    }
+
+    /// The SQL (and its arguments) that yields `q`'s candidate rows in order.
+    fn list_sql(
+        &self,
+        conn: &Connection,
+        q: &ListQuery,
+    ) -> Result<(String, Vec<SqlValue>), StoreError> {
         let narrowing = q.narrow.then(|| q.query.restrictions());
-        let mut sql = format!(
-            "SELECT timestamp_nanos, insert_id, entry FROM entries INDEXED BY {} WHERE ",
-            ordered_index(narrowing.as_ref())
-        );
+        let text = narrowing.as_ref().and_then(text_match);
+        let few = match &text {
+            Some(text) => self.text_rows(conn, text, FEW_TEXT_ROWS)? < FEW_TEXT_ROWS,
+            None => false,
+        };
         let mut args: Vec<SqlValue> = Vec::new();
+        let mut sql = if let (true, Some(text)) = (few, text) {
+            // Few candidates: look them up by id (NOT INDEXED leaves the rowid lookup as the
+            // only way in) and sort them, rather than walk the whole log in time order.
+            args.push(SqlValue::Text(text));
+            "SELECT timestamp_nanos, insert_id, entry FROM entries NOT INDEXED WHERE id IN \
+             (SELECT rowid FROM entries_text WHERE entries_text MATCH ?) AND "
+                .to_owned()
+        } else {
+            format!(
+                "SELECT timestamp_nanos, insert_id, entry FROM entries INDEXED BY {} WHERE ",
+                ordered_index(narrowing.as_ref())
+            )
+        };
         push_in(&mut sql, &mut args, "parent", &q.parents);
         if let Some(narrowing) = &narrowing {
             push_narrowing(&mut sql, &mut args, narrowing);
@@ -361,8 +408,13 @@ impl Store {
         }
         let dir = if q.descending { "DESC" } else { "ASC" };
         sql.push_str(&format!(" ORDER BY timestamp_nanos {dir}, insert_id {dir}"));
+        Ok((sql, args))
+    }
 
+    /// One page of entries matching `q`.
+    pub fn list(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
         let conn = lock(&self.reader);
+        let (sql, args) = self.list_sql(&conn, q)?;
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let mut rows = stmt
             .query(params_from_iter(args))
@@ -573,6 +625,67 @@ CREATE INDEX entries_severity ON entries (parent, severity, timestamp_nanos, ins
 CREATE INDEX entries_resource ON entries (parent, resource_type, timestamp_nanos, insert_id);
 ";
 
+/// The text index: each entry's searchable text (lowercased already, so the tokenizer keeps
+/// case), its trigrams without their positions (`detail=none`: a third of the cost of a full
+/// index to write; a needle then asks for all its trigrams, wherever they are, and the
+/// evaluator checks the rest), without a copy of the text (`content=''`), rows deleted with
+/// their entries.
+const TEXT_INDEX: &str = "
+CREATE VIRTUAL TABLE entries_text USING fts5(
+    text, content='', contentless_delete=1, detail=none,
+    tokenize='trigram case_sensitive 1'
+);
+CREATE TRIGGER entries_text_delete AFTER DELETE ON entries BEGIN
+    DELETE FROM entries_text WHERE rowid = old.id;
+END;
+";
+
+/// Schema 1 -> 2: builds the text index over the entries already stored, in one transaction.
+fn add_text_index(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(TEXT_INDEX)?;
+    {
+        let mut rows = tx.prepare("SELECT id, entry FROM entries")?;
+        let mut insert = tx.prepare("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")?;
+        let mut found = rows.query([])?;
+        while let Some(row) = found.next()? {
+            let id: i64 = row.get(0)?;
+            let json: String = row.get(1)?;
+            let value: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+            insert.execute(rusqlite::params![id, logquery::searchable_text(&value)])?;
+        }
+    }
+    tx.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
+    tx.commit()
+}
+
+/// At most this many trigrams of one needle are asked of the index (spread over it): more
+/// narrow little further and each costs a posting-list walk.
+const MAX_TRIGRAMS: usize = 12;
+
+/// The FTS5 query for the narrowing's texts: every needle of three characters or more
+/// contributes its trigrams, all required (a superset of the entries holding the needle).
+/// Shorter ones are left to the evaluator; `None` when no text can use the index.
+fn text_match(n: &Narrowing) -> Option<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for needle in &n.text_contains {
+        let chars: Vec<char> = needle.chars().collect();
+        let Some(last) = chars.len().checked_sub(3) else {
+            continue;
+        };
+        let step = (last / MAX_TRIGRAMS.saturating_sub(1).max(1)).max(1);
+        let starts = (0..=last).step_by(step).chain(std::iter::once(last));
+        for start in starts {
+            let trigram: String = chars[start..start + 3].iter().collect();
+            let term = format!("\"{}\"", trigram.replace('"', "\"\""));
+            if !terms.contains(&term) {
+                terms.push(term);
+            }
+        }
+    }
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
 /// The index to scan: one already in (timestamp, insertId) order for the rows asked for, so a
 /// page stops after `page_size` matches instead of sorting every candidate first. SQLite's
 /// planner cannot know the scan stops early and would otherwise pick e.g. the severity index
@@ -639,13 +752,13 @@ fn push_narrowing(sql: &mut String, args: &mut Vec<SqlValue>, n: &Narrowing) {
     }
 }
 
-/// Bounds far outside i64 nanoseconds (years beyond 2262) clamp; stored timestamps fit.
 /// Locks `m`; a panic while it was held leaves SQLite's own state consistent (an unfinished
 /// transaction rolls back), so the lock is taken anyway.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Bounds far outside i64 nanoseconds (years beyond 2262) clamp; stored timestamps fit.
 fn clamp_nanos(n: i128) -> i64 {
     n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
@@ -667,6 +780,7 @@ mod tests {
             resource_type: "global".into(),
             receive_nanos: 0,
             json: format!(r#"{{"insertId":"id-{n}"}}"#),
+            search_text: format!("id-{n}\n"),
         }
     }
 
@@ -745,5 +859,156 @@ mod tests {
         assert_eq!(new, 2_000, "each distinct entry is new exactly once");
         assert_eq!(store.count().unwrap(), 2_000);
         assert!(store.commits() <= 100);
+    }
+}
+
+#[cfg(test)]
+mod text_index_tests {
+    use super::*;
+
+    fn stored(n: usize, text: &str) -> StoredEntry {
+        let json = serde_json::json!({
+            "logName": "projects/p/logs/app",
+            "insertId": format!("id-{n:05}"),
+            "textPayload": text,
+        });
+        StoredEntry {
+            parent: "projects/p".into(),
+            log_name: "projects/p/logs/app".into(),
+            log_id: "app".into(),
+            timestamp_nanos: n as i64,
+            insert_id: format!("id-{n:05}"),
+            severity: 0,
+            resource_type: "global".into(),
+            receive_nanos: 0,
+            json: json.to_string(),
+            search_text: logquery::searchable_text(&json),
+        }
+    }
+
+    fn list(store: &Store, filter: &str) -> Vec<String> {
+        let page = store
+            .list(&ListQuery {
+                parents: vec!["projects/p".into()],
+                query: logquery::parse(filter).unwrap(),
+                narrow: true,
+                descending: true,
+                page_size: 1_000,
+                after: None,
+            })
+            .unwrap();
+        page.entries
+            .iter()
+            .map(|e| e["insertId"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn plan(store: &Store, filter: &str) -> String {
+        let conn = lock(&store.reader);
+        let q = ListQuery {
+            parents: vec!["projects/p".into()],
+            query: logquery::parse(filter).unwrap(),
+            narrow: true,
+            descending: true,
+            page_size: 50,
+            after: None,
+        };
+        let (sql, args) = store.list_sql(&conn, &q).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn a_rare_word_is_looked_up_in_the_text_index_and_a_common_one_scans_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let entries: Vec<StoredEntry> = (0..12_000)
+            .map(|n| {
+                let text = if n == 4_242 {
+                    "GET /items 200 unicorn".to_owned()
+                } else {
+                    format!("GET /items/{n} 200")
+                };
+                stored(n, &text)
+            })
+            .collect();
+        store.insert(&entries).unwrap();
+        assert_eq!(list(&store, "UNICORN"), ["id-04242"]);
+        assert_eq!(list(&store, r#"textPayload:"s 200 uni""#), ["id-04242"]);
+        let rare = plan(&store, "unicorn");
+        assert!(rare.contains("VIRTUAL TABLE"), "{rare}");
+        assert!(!rare.contains("USING INDEX"), "{rare}");
+        // Every entry has "items": past the few-rows bound, the ordered scan serves it.
+        let common = plan(&store, "items");
+        assert!(common.contains("USING INDEX entries_dedup"), "{common}");
+        assert!(!common.contains("VIRTUAL TABLE"), "{common}");
+        assert_eq!(list(&store, "items").len(), 1_000);
+    }
+
+    #[test]
+    fn deleted_entries_leave_the_text_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .insert(&[stored(1, "zebra one"), stored(2, "zebra two")])
+            .unwrap();
+        assert_eq!(list(&store, "zebra").len(), 2);
+        store.expire(2).unwrap();
+        assert_eq!(list(&store, "zebra"), ["id-00002"]);
+        store.delete_log("projects/p", "app").unwrap();
+        let conn = lock(&store.reader);
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM entries_text WHERE entries_text MATCH '\"zeb\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_schema_1_database_gets_its_text_index_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What an emulator of schema 1 left behind.
+            let conn = Connection::open(dir.path().join("entries.sqlite3")).unwrap();
+            conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version=1;"))
+                .unwrap();
+            for (n, text) in [(1, "old walrus"), (2, "old seal")] {
+                let e = stored(n, text);
+                conn.execute(
+                    "INSERT INTO entries (parent, log_name, log_id, timestamp_nanos, insert_id,
+                     severity, resource_type, receive_nanos, entry)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    rusqlite::params![
+                        e.parent,
+                        e.log_name,
+                        e.log_id,
+                        e.timestamp_nanos,
+                        e.insert_id,
+                        e.severity,
+                        e.resource_type,
+                        e.receive_nanos,
+                        e.json
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(list(&store, "walrus"), ["id-00001"]);
+        assert!(plan(&store, "walrus").contains("VIRTUAL TABLE"));
+        let version: i64 = lock(&store.reader)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        // Opening again leaves it as it is.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(list(&store, "old").len(), 2);
     }
 }

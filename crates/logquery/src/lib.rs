@@ -27,7 +27,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use error::ParseError;
-pub use narrowing::{Narrowing, TimeBound};
+pub use narrowing::{Narrowing, TIMESTAMP_CHARS, TimeBound, searchable_text};
 pub use parser::{MAX_FILTER_CHARS, MAX_NESTING};
 
 /// A parsed filter, ready to test entries against.

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::ast::{CompareOp, Comparison, Expr, FieldPath, Function, Literal};
-use crate::eval::{entry_severity, resolve, scalar_text};
+use crate::eval::{any_leaf, contains_text, entry_severity, resolve, scalar_text};
 use crate::functions::log_id_of;
 use crate::time::{Instant, parse_timestamp};
 
@@ -28,6 +28,47 @@ pub struct Narrowing {
     pub min_severity: Option<i64>,
     /// Highest severity rank.
     pub max_severity: Option<i64>,
+    /// Lowercased texts that a match's [`searchable_text`] contains: its bare words and
+    /// phrases (but those that could be part of a timestamp), and `:` (has) on
+    /// `textPayload`/`jsonPayload`, from the top-level AND chain.
+    pub text_contains: Vec<String>,
+}
+
+/// The text a bare word searches, as one string a text index can hold: every string, number
+/// and boolean leaf of the entry, lowercased the way the evaluator compares, one per line,
+/// except the entry's own `timestamp` and `receiveTimestamp` (unique to every entry, so the
+/// costliest text to index, and made of [`TIMESTAMP_CHARS`] only). Every text in
+/// [`Narrowing::text_contains`] is held here by every entry the filter matches, so an index
+/// over this string narrows without losing matches; the evaluator still decides.
+pub fn searchable_text(entry: &Value) -> String {
+    let mut text = String::new();
+    let mut push = |leaf: &str| {
+        text.push_str(&leaf.to_lowercase());
+        text.push('\n');
+        false
+    };
+    match entry {
+        Value::Object(fields) => {
+            for (name, value) in fields {
+                if name != "timestamp" && name != "receiveTimestamp" {
+                    any_leaf(value, &mut push);
+                }
+            }
+        }
+        other => {
+            any_leaf(other, &mut push);
+        }
+    }
+    text
+}
+
+/// The characters of an RFC 3339 timestamp, lowercased. A needle made of these alone may be
+/// found in the timestamps [`searchable_text`] leaves out, so it does not narrow.
+pub const TIMESTAMP_CHARS: &str = "0123456789-:.tz+";
+
+/// Whether `needle` can only be found in text [`searchable_text`] keeps.
+fn outside_timestamps(needle: &str) -> bool {
+    needle.chars().any(|c| !TIMESTAMP_CHARS.contains(c))
 }
 
 /// One end of a time range.
@@ -103,6 +144,7 @@ impl Narrowing {
         };
         self.timestamp_from.as_ref().is_none_or(after)
             && self.timestamp_to.as_ref().is_none_or(before)
+            && self.text_contains.iter().all(|t| contains_text(entry, t))
     }
 
     fn add(&mut self, conjunct: &Expr) {
@@ -112,8 +154,24 @@ impl Narrowing {
             intersect(&mut self.log_names, names);
         } else if let Some(ids) = log_id_set(conjunct) {
             intersect(&mut self.log_ids, ids);
+        } else if let Expr::Global(text) = conjunct {
+            let needle = text.to_lowercase();
+            if outside_timestamps(&needle) {
+                self.text_contains.push(needle);
+            }
         } else if let Expr::Compare(cmp) = conjunct {
-            self.add_range(cmp);
+            let on_payload = cmp
+                .path
+                .segments
+                .first()
+                .is_some_and(|s| s == "textPayload" || s == "jsonPayload");
+            match &cmp.value {
+                Literal::Text(lit) if cmp.op == CompareOp::Has && on_payload => {
+                    // A payload holds no entry timestamp: every needle narrows.
+                    self.text_contains.push(lit.text.to_lowercase());
+                }
+                _ => self.add_range(cmp),
+            }
         }
     }
 

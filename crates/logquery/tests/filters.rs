@@ -8,7 +8,7 @@ mod corpus;
 
 use std::collections::BTreeSet;
 
-use logquery::{Narrowing, TimeBound, parse};
+use logquery::{Narrowing, TimeBound, parse, searchable_text};
 use serde_json::Value;
 
 /// `(filter, ids)`: ids are entry numbers ("01 07"), `ALL`, or "" for none.
@@ -540,6 +540,74 @@ fn narrowing_never_excludes_a_match() {
             }
         }
     }
+}
+
+#[test]
+fn text_narrowing_is_held_by_the_searchable_text_of_every_match() {
+    let corpus = corpus();
+    let mut with_text = 0;
+    for (filter, _) in CASES {
+        let query = parse(filter).expect("table filters parse");
+        let needles = query.restrictions().text_contains;
+        with_text += usize::from(!needles.is_empty());
+        for (id, entry) in &corpus {
+            if query.matches(entry) {
+                let text = searchable_text(entry);
+                for needle in &needles {
+                    assert!(
+                        text.contains(needle.as_str()),
+                        "{filter:?} matches {id} but its searchable text lacks {needle:?}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        with_text > 0,
+        "the table has bare words and payload `:` filters"
+    );
+    let n = parse(r#"unicorn "Disk FULL" textPayload:ABC jsonPayload.user.name:bob labels.x:y"#)
+        .unwrap()
+        .restrictions();
+    assert_eq!(n.text_contains, ["unicorn", "disk full", "abc", "bob"]);
+    for filter in [
+        "NOT unicorn",
+        "unicorn OR zebra",
+        "textPayload=abc",
+        "labels.x:y",
+    ] {
+        let n = parse(filter).unwrap().restrictions();
+        assert!(n.text_contains.is_empty(), "{filter}");
+    }
+    let entry = serde_json::json!({
+        "textPayload": "GET /Items 200",
+        "labels": {"n": 12.5, "ok": true},
+        "resource": {"type": "global"}
+    });
+    assert_eq!(
+        searchable_text(&entry),
+        "12.5\ntrue\nglobal\nget /items 200\n"
+    );
+    // The entry's timestamps are left out of the text, and a needle that could be part of
+    // one does not narrow (a payload's own timestamp-like text stays).
+    let entry = serde_json::json!({
+        "timestamp": "2026-12-03T05:00:00Z",
+        "receiveTimestamp": "2026-12-03T05:00:01Z",
+        "jsonPayload": {"timestamp": "2026-01-01T00:00:00Z"}
+    });
+    assert_eq!(searchable_text(&entry), "2026-01-01t00:00:00z\n");
+    for filter in ["2026-12-03", r#""05:00""#, r#""2026-12-03T05""#] {
+        let query = parse(filter).unwrap();
+        assert!(query.matches(&entry), "{filter}");
+        assert!(query.restrictions().text_contains.is_empty(), "{filter}");
+    }
+    assert_eq!(
+        parse("jsonPayload.timestamp:2026")
+            .unwrap()
+            .restrictions()
+            .text_contains,
+        ["2026"]
+    );
 }
 
 #[test]

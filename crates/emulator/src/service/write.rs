@@ -145,7 +145,8 @@ fn prepare(
         .clone();
     let severity = entry.severity.map(|s| i64::from(s.rank())).unwrap_or(0);
 
-    let json = serde_json::to_string(&entry).map_err(|e| format!("cannot encode entry: {e}"))?;
+    let value = serde_json::to_value(&entry).map_err(|e| format!("cannot encode entry: {e}"))?;
+    let json = value.to_string();
     if json.len() > MAX_ENTRY_BYTES {
         return Err(format!(
             "Log entry with size {} bytes exceeds maximum size of {MAX_ENTRY_BYTES} bytes",
@@ -162,6 +163,7 @@ fn prepare(
         resource_type,
         receive_nanos,
         json,
+        search_text: logquery::searchable_text(&value),
     })
 }
 

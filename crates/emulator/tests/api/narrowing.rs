@@ -90,6 +90,27 @@ const FILTERS: &[&str] = &[
     r#"severity>=ERROR severity<=WARNING"#,
     r#"log_id("app.log") log_id("stderr")"#,
     r#"resource.type="container" resource.type="global""#,
+    // Text searches: the trigram index narrows needles of three characters or more.
+    "HELLO",
+    r#""hello 29""#,
+    r#""Line 1" severity>=INFO"#,
+    r#"jsonPayload.message:"LLO 2""#,
+    r#"textPayload:"ne 1""#,
+    r#"textPayload:"ne 1" NOT severity=ERROR"#,
+    "li",
+    r#""2026-01-01T00:1""#,
+    r#""T00:1" hello"#,
+    r#""line 7" hello"#,
+    "prod",
+    "fastapi-cluster",
+    "503",
+    r#""\"quoted\"""#,
+    "größe",
+    "ÅNGSTRÖM",
+    "ångström",
+    r#"jsonPayload.note:"e \"q""#,
+    r#"hello -"hello 2""#,
+    r#"unicorn OR "line 4""#,
 ];
 
 fn corpus() -> Vec<Value> {
@@ -126,6 +147,9 @@ fn corpus() -> Vec<Value> {
             } else {
                 e["jsonPayload"] = json!({"message": format!("hello {i}"), "n": i % 30});
             }
+            if i % 11 == 0 && i % 2 == 1 {
+                e["jsonPayload"]["note"] = json!("Größe \"quoted\" ÅNGSTRÖM İstanbul");
+            }
             if i % 7 == 0 {
                 e["httpRequest"] = json!({"status": if i % 14 == 0 { 200 } else { 503 }});
             }
@@ -141,6 +165,7 @@ async fn every_filter_gives_the_same_entries_with_and_without_narrowing() {
     assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
     let store = Store::open(&server.dir).unwrap();
     let mut nonempty = 0;
+    let mut matched = Vec::new();
     for filter in FILTERS {
         let query = logquery::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
         for descending in [false, true] {
@@ -168,8 +193,21 @@ async fn every_filter_gives_the_same_entries_with_and_without_narrowing() {
             assert_eq!(full.len(), reference);
             if descending && !full.is_empty() {
                 nonempty += 1;
+                matched.push(*filter);
             }
         }
+    }
+    // The text searches the index serves find what they should (case and Unicode folded by
+    // the evaluator's rules, quotes inside the needle).
+    for filter in [
+        "HELLO",
+        "größe",
+        "ÅNGSTRÖM",
+        r#""\"quoted\"""#,
+        r#"jsonPayload.note:"e \"q""#,
+        "503",
+    ] {
+        assert!(matched.contains(&filter), "{filter:?} matched nothing");
     }
     assert!(FILTERS.len() >= 80);
     assert!(
