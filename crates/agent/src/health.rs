@@ -7,7 +7,9 @@
 //! The probes and `/metrics` answer anyone who can reach the address (a kubelet or a scraper
 //! reaches a pod on its own IP), but the reload answers only loopback peers: a sidecar bound to
 //! `0.0.0.0` must not let every pod in the cluster make it re-read its config. Inside the pod
-//! (or on the machine) `127.0.0.1` still can, and SIGHUP works everywhere.
+//! (or on the machine) `127.0.0.1` still can, and SIGHUP works everywhere. With a token
+//! (`--reload-token-file`) the token decides instead, from any peer, loopback included: a
+//! request must carry `Authorization: Bearer <token>`.
 //!
 //! A tiny HTTP/1.1 server of its own (one request per connection): the probes and a scraper
 //! need nothing more, and it keeps a server framework out of the sidecar.
@@ -32,6 +34,45 @@ pub const READY_FAILING_LIMIT: Duration = Duration::from_secs(300);
 
 /// A reload request: the answer is `Ok(summary)` or `Err(diagnostics)`.
 pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
+
+/// The secret a reload request must present as `Authorization: Bearer <token>`.
+#[derive(Clone)]
+pub struct ReloadToken(Arc<[u8]>);
+
+impl ReloadToken {
+    /// The token in `text` (a file's content): surrounding whitespace, such as the newline
+    /// `echo` or a Kubernetes Secret leaves, is not part of it. `None` when nothing is left.
+    pub fn from_text(text: &str) -> Option<ReloadToken> {
+        let token = text.trim();
+        (!token.is_empty()).then(|| ReloadToken(token.as_bytes().into()))
+    }
+
+    /// Whether `presented` is the token, in time that does not depend on where they differ
+    /// (only on the length of `presented`), so the answer's timing does not leak a prefix.
+    fn matches(&self, presented: &[u8]) -> bool {
+        let expected = &*self.0;
+        let mut difference = expected.len() ^ presented.len();
+        for (i, byte) in presented.iter().enumerate() {
+            let want = expected.get(i).copied().unwrap_or(!byte);
+            difference |= usize::from(want ^ byte);
+        }
+        difference == 0
+    }
+}
+
+impl std::fmt::Debug for ReloadToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadToken(..)")
+    }
+}
+
+/// How the endpoint reaches the supervisor, and who may ask it to reload.
+#[derive(Debug, Clone)]
+pub struct Reload {
+    pub requests: mpsc::Sender<ReloadRequest>,
+    /// `None`: loopback peers only. `Some`: whoever presents the token.
+    pub token: Option<ReloadToken>,
+}
 
 /// Whether one output is delivering.
 #[derive(Debug, Default)]
@@ -180,7 +221,7 @@ fn plugins_json() -> String {
 /// Binds `addr` (fails at once when the port is taken) and serves until `shutdown`.
 pub async fn bind(
     addr: SocketAddr,
-    reload: Option<mpsc::Sender<ReloadRequest>>,
+    reload: Option<Reload>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
@@ -191,11 +232,7 @@ pub async fn bind(
 }
 
 /// Serves connections on `listener` until `shutdown`.
-pub async fn serve(
-    listener: TcpListener,
-    reload: Option<mpsc::Sender<ReloadRequest>>,
-    shutdown: CancellationToken,
-) {
+pub async fn serve(listener: TcpListener, reload: Option<Reload>, shutdown: CancellationToken) {
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -220,7 +257,7 @@ pub async fn serve(
 async fn handle(
     mut stream: TcpStream,
     peer: IpAddr,
-    reload: Option<mpsc::Sender<ReloadRequest>>,
+    reload: Option<Reload>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
     let head_end = tokio::time::timeout(Duration::from_secs(10), async {
@@ -246,7 +283,12 @@ async fn handle(
     let method = words.next().unwrap_or("").to_string();
     let target = words.next().unwrap_or("/");
     let path = target.split('?').next().unwrap_or("/").to_string();
-    let (status, content_type, body) = route(&method, &path, peer, reload).await;
+    let authorization = header(&head, "authorization");
+    let caller = Caller {
+        peer,
+        authorization,
+    };
+    let (status, content_type, body) = route(&method, &path, &caller, reload).await;
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
@@ -261,16 +303,58 @@ async fn handle(
 const TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
 
-/// Whether `peer` may ask for a reload: only the machine (the pod) itself.
-fn may_reload(peer: IpAddr) -> bool {
+/// Who sent a request: what the reload's gate looks at.
+struct Caller<'a> {
+    peer: IpAddr,
+    /// The `Authorization` header's value, if any.
+    authorization: Option<&'a str>,
+}
+
+/// The value of header `name` in a request head.
+fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// Whether the peer (IPv4, IPv6 or IPv4-mapped) is the machine (the pod) itself.
+fn is_loopback(peer: IpAddr) -> bool {
     peer.to_canonical().is_loopback()
+}
+
+/// `Err(why)` when `caller` may not ask for a reload: without a token, only the machine itself
+/// may; with one, whoever presents it may, and nobody else.
+fn may_reload(caller: &Caller<'_>, token: Option<&ReloadToken>) -> Result<(), &'static str> {
+    let Some(token) = token else {
+        return if is_loopback(caller.peer) {
+            Ok(())
+        } else {
+            Err(
+                r#"{"ok":false,"error":"reload is served to loopback peers only: ask from 127.0.0.1 inside the pod, or send SIGHUP"}"#,
+            )
+        };
+    };
+    let presented = caller.authorization.and_then(|value| {
+        let (scheme, credentials) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| credentials.trim())
+    });
+    match presented {
+        Some(p) if token.matches(p.as_bytes()) => Ok(()),
+        Some(_) => Err(r#"{"ok":false,"error":"the reload token is wrong"}"#),
+        None => Err(
+            r#"{"ok":false,"error":"reload needs the header `Authorization: Bearer <token>` (--reload-token-file)"}"#,
+        ),
+    }
 }
 
 async fn route(
     method: &str,
     path: &str,
-    peer: IpAddr,
-    reload: Option<mpsc::Sender<ReloadRequest>>,
+    caller: &Caller<'_>,
+    reload: Option<Reload>,
 ) -> (&'static str, &'static str, String) {
     let get = method == "GET" || method == "HEAD";
     match path {
@@ -290,15 +374,6 @@ async fn route(
         ),
         "/api/plugins.json" | "/api/plugins" if get => ("200 OK", JSON, plugins_json()),
         // fluentd's RPC answers GET; POST is what a careful client sends.
-        "/api/config.reload" if (method == "POST" || method == "GET") && !may_reload(peer) => {
-            warn!(%peer, "refused a configuration reload from another host");
-            (
-                "403 Forbidden",
-                JSON,
-                r#"{"ok":false,"error":"reload is served to loopback peers only: ask from 127.0.0.1 inside the pod, or send SIGHUP"}"#
-                    .into(),
-            )
-        }
         "/api/config.reload" if method == "POST" || method == "GET" => {
             let Some(reload) = reload else {
                 return (
@@ -308,8 +383,12 @@ async fn route(
                         .into(),
                 );
             };
+            if let Err(why) = may_reload(caller, reload.token.as_ref()) {
+                warn!(peer = %caller.peer, "refused a configuration reload: {why}");
+                return ("403 Forbidden", JSON, why.into());
+            }
             let (tx, rx) = oneshot::channel();
-            if reload.send(tx).await.is_err() {
+            if reload.requests.send(tx).await.is_err() {
                 return (
                     "503 Service Unavailable",
                     JSON,
@@ -367,9 +446,17 @@ mod tests {
             let reply = rx.recv().await.unwrap();
             let _ = reply.send(Err("bad.conf:1:1: error".into()));
         });
-        let addr = bind("127.0.0.1:0".parse().unwrap(), Some(tx), shutdown.clone())
-            .await
-            .unwrap();
+        let reload = Reload {
+            requests: tx,
+            token: None,
+        };
+        let addr = bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Some(reload),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
         let health = get(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
         assert!(health.ends_with("ok\n"), "{health}");
@@ -389,36 +476,104 @@ mod tests {
         shutdown.cancel();
     }
 
+    fn from(peer: &str, authorization: Option<&'static str>) -> Caller<'static> {
+        Caller {
+            peer: peer.parse().unwrap(),
+            authorization,
+        }
+    }
+
+    fn reload(requests: &mpsc::Sender<ReloadRequest>, token: Option<&str>) -> Option<Reload> {
+        Some(Reload {
+            requests: requests.clone(),
+            token: token.map(|t| ReloadToken::from_text(t).unwrap()),
+        })
+    }
+
     #[tokio::test]
     async fn a_reload_from_another_host_is_refused_and_the_probes_still_answer_it() {
         let (tx, mut rx) = mpsc::channel::<ReloadRequest>(1);
-        let pod_peer: IpAddr = "10.8.0.12".parse().unwrap();
+        let pod_peer = from("10.8.0.12", None);
         let (status, _, body) =
-            route("POST", "/api/config.reload", pod_peer, Some(tx.clone())).await;
+            route("POST", "/api/config.reload", &pod_peer, reload(&tx, None)).await;
         assert_eq!(status, "403 Forbidden");
         assert!(body.contains("loopback"), "{body}");
-        let mapped: IpAddr = "::ffff:10.8.0.12".parse().unwrap();
-        let (status, _, _) = route("GET", "/api/config.reload", mapped, Some(tx.clone())).await;
+        let mapped = from("::ffff:10.8.0.12", None);
+        let (status, _, _) = route("GET", "/api/config.reload", &mapped, reload(&tx, None)).await;
         assert_eq!(status, "403 Forbidden");
         assert!(
             rx.try_recv().is_err(),
             "a refused reload must not reach the supervisor"
         );
         for path in ["/healthz", "/metrics"] {
-            let (status, _, _) = route("GET", path, pod_peer, Some(tx.clone())).await;
+            let (status, _, _) = route("GET", path, &pod_peer, reload(&tx, None)).await;
             assert_eq!(status, "200 OK", "{path}");
         }
         // Loopback, IPv4, IPv6 and IPv4-mapped, is the pod itself: the reload goes through.
-        for local in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
-            assert!(may_reload(local.parse().unwrap()), "{local}");
+        for local in ["127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"] {
+            assert!(may_reload(&from(local, None), None).is_ok(), "{local}");
         }
         tokio::spawn(async move {
             let reply = rx.recv().await.unwrap();
             let _ = reply.send(Ok("reloaded".into()));
         });
-        let local: IpAddr = "127.0.0.1".parse().unwrap();
-        let (status, _, body) = route("POST", "/api/config.reload", local, Some(tx)).await;
+        let local = from("127.0.0.1", None);
+        let (status, _, body) =
+            route("POST", "/api/config.reload", &local, reload(&tx, None)).await;
         assert_eq!(status, "200 OK", "{body}");
+    }
+
+    #[tokio::test]
+    async fn with_a_token_only_its_bearer_may_reload_from_any_host() {
+        let token = ReloadToken::from_text("s3cret-token\n").unwrap();
+        let gate = |peer, authorization| may_reload(&from(peer, authorization), Some(&token));
+        for peer in ["10.8.0.12", "127.0.0.1", "::1"] {
+            assert!(gate(peer, Some("Bearer s3cret-token")).is_ok(), "{peer}");
+            assert!(gate(peer, Some("bearer  s3cret-token ")).is_ok(), "{peer}");
+            // A token set means the token decides, loopback included.
+            let missing = gate(peer, None).unwrap_err();
+            assert!(missing.contains("Authorization: Bearer"), "{missing}");
+            for wrong in [
+                "Bearer s3cret-tokeN",
+                "Bearer s3cret-token2",
+                "Bearer s3cret",
+                "Bearer ",
+                "Basic s3cret-token",
+                "s3cret-token",
+            ] {
+                assert!(gate(peer, Some(wrong)).is_err(), "{peer} {wrong}");
+            }
+        }
+        assert!(ReloadToken::from_text(" \n").is_none());
+        assert_eq!(format!("{token:?}"), "ReloadToken(..)");
+
+        // Over a socket: the header is read from the request head, case-insensitively.
+        let (tx, mut rx) = mpsc::channel::<ReloadRequest>(1);
+        let shutdown = CancellationToken::new();
+        let addr = bind(
+            "127.0.0.1:0".parse().unwrap(),
+            reload(&tx, Some("s3cret-token")),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        let refused = get(addr, "POST /api/config.reload HTTP/1.1\r\n\r\n").await;
+        assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+        let wrong = "POST /api/config.reload HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n";
+        let refused = get(addr, wrong).await;
+        assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+        assert!(
+            rx.try_recv().is_err(),
+            "a refused reload reached the supervisor"
+        );
+        tokio::spawn(async move {
+            let reply = rx.recv().await.unwrap();
+            let _ = reply.send(Ok("reloaded".into()));
+        });
+        let right = "POST /api/config.reload HTTP/1.1\r\nhost: x\r\nauthorization: Bearer s3cret-token\r\n\r\n";
+        let accepted = get(addr, right).await;
+        assert!(accepted.starts_with("HTTP/1.1 200"), "{accepted}");
+        shutdown.cancel();
     }
 
     #[tokio::test]

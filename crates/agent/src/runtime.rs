@@ -345,6 +345,8 @@ pub struct SuperviseOptions {
     pub run: RunOptions,
     /// `--health-listen`: serve the operations endpoint here whatever the config says.
     pub health_listen: Option<SocketAddr>,
+    /// `--reload-token-file`: who may `POST /api/config.reload` (`None`: loopback peers).
+    pub reload_token: Option<health::ReloadToken>,
 }
 
 /// Runs pipelines until `stop`. Serves the operations endpoints (`--health-listen`, `<source>
@@ -361,6 +363,10 @@ pub async fn supervise(
     reloads: (mpsc::Sender<ReloadRequest>, mpsc::Receiver<ReloadRequest>),
 ) -> Result<RunSummary, RunError> {
     let (reload_tx, mut reload_rx) = reloads;
+    let endpoint_reload = health::Reload {
+        requests: reload_tx,
+        token: options.reload_token.clone(),
+    };
     let endpoints = CancellationToken::new();
     let _stop_endpoints = endpoints.clone().drop_guard();
     let mut serving: Vec<SocketAddr> = Vec::new();
@@ -368,7 +374,7 @@ pub async fn supervise(
     let wanted = wanted.chain(first.sources.iter().filter_map(|s| s.kind.endpoint()));
     for addr in wanted.collect::<Vec<_>>() {
         if !serving.contains(&addr) {
-            health::bind(addr, Some(reload_tx.clone()), endpoints.clone())
+            health::bind(addr, Some(endpoint_reload.clone()), endpoints.clone())
                 .await
                 .map_err(|error| RunError::Endpoint { addr, error })?;
             serving.push(addr);
@@ -381,7 +387,7 @@ pub async fn supervise(
     loop {
         for addr in pipeline.sources.iter().filter_map(|s| s.kind.endpoint()) {
             if !serving.contains(&addr) {
-                match health::bind(addr, Some(reload_tx.clone()), endpoints.clone()).await {
+                match health::bind(addr, Some(endpoint_reload.clone()), endpoints.clone()).await {
                     Ok(_) => serving.push(addr),
                     Err(e) => warn!(%addr, error = %e, "cannot serve the operations endpoint"),
                 }

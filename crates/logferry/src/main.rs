@@ -73,6 +73,11 @@ struct RunArgs {
     /// `<source> @type prometheus` or `monitor_agent`.
     #[arg(long, value_name = "ADDR", env = "LOGFERRY_HEALTH_LISTEN")]
     health_listen: Option<std::net::SocketAddr>,
+    /// Let POST /api/config.reload answer any peer that sends `Authorization: Bearer <token>`,
+    /// the token being this file's content (surrounding whitespace ignored), and no one else.
+    /// Without it the reload answers loopback peers only (127.0.0.0/8, ::1). Read once at start.
+    #[arg(long, value_name = "PATH", env = "LOGFERRY_RELOAD_TOKEN_FILE")]
+    reload_token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -147,6 +152,22 @@ fn run(args: RunArgs) -> ExitCode {
     for warning in &warnings {
         warn!("{}", warning.to_string().trim_end());
     }
+    let reload_token = match &args.reload_token_file {
+        None => None,
+        Some(file) => match std::fs::read_to_string(file) {
+            Ok(text) => match agent::health::ReloadToken::from_text(&text) {
+                Some(token) => Some(token),
+                None => {
+                    error!("--reload-token-file {}: the file is empty", file.display());
+                    return ExitCode::FAILURE;
+                }
+            },
+            Err(e) => {
+                error!("--reload-token-file {}: {e}", file.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     info!(
         "using configuration file: {}",
         pipeline.root.to_fluentd_string().trim_end()
@@ -183,6 +204,7 @@ fn run(args: RunArgs) -> ExitCode {
             config_path: path.clone(),
             run: options,
             health_listen: args.health_listen,
+            reload_token,
         };
         agent::runtime::supervise(pipeline, supervise, stop, force, reloads).await
     });

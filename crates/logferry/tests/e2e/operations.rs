@@ -228,3 +228,86 @@ fn a_bad_config_on_reload_is_rejected_and_the_pipeline_keeps_running() {
     assert_exactly_once_in_order(&messages(&out), 3_000);
     assert!(log_text.contains("did you mean `file`?"), "{log_text}");
 }
+
+/// `POST /api/config.reload` with `Authorization: Bearer <token>` when `token` is given.
+fn reload_with(port: u16, token: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(DEADLINE)).ok()?;
+    let authorization = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST /api/config.reload HTTP/1.1\r\nhost: 127.0.0.1\r\n{authorization}content-length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// With `--reload-token-file`, the token decides who may reload, loopback included: a missing
+/// or wrong one is refused (403) and reloads nothing; the right one reloads. (A peer that is not
+/// loopback cannot be made on one machine; the agent's `health` tests cover that gate.)
+#[test]
+fn with_a_reload_token_a_request_without_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "");
+    let token_file = dir.path().join("reload-token");
+    fs::write(&token_file, "k8s-secret-value\n").unwrap();
+    let port = free_port();
+    let agent = Agent::start_with(
+        &config,
+        &[
+            "--health-listen",
+            &format!("127.0.0.1:{port}"),
+            "--reload-token-file",
+            &token_file.display().to_string(),
+        ],
+    );
+    wait_until("the health endpoint", || {
+        http(port, "GET", "/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    let (status, body) = reload_with(port, None).unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Authorization: Bearer"), "{body}");
+    let (status, body) = reload_with(port, Some("k8s-secret-valuE")).unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(!agent.log().contains("configuration reloaded"));
+    let (status, body) = reload_with(port, Some("k8s-secret-value")).unwrap();
+    assert_eq!(status, 200, "{body}");
+    wait_until("the reload", || {
+        agent.log().contains("configuration reloaded")
+    });
+    let log_text = agent.stop();
+    assert_eq!(
+        log_text.matches("refused a configuration reload").count(),
+        2,
+        "{log_text}"
+    );
+}
+
+#[test]
+fn an_empty_reload_token_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tail_to_file(dir.path(), "");
+    let token_file = dir.path().join("reload-token");
+    fs::write(&token_file, " \n").unwrap();
+    let output = std::process::Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&config)
+        .arg("--reload-token-file")
+        .arg(&token_file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        format!("{stdout}{stderr}").contains("the file is empty"),
+        "{stdout}{stderr}"
+    );
+}
