@@ -8,6 +8,8 @@ pub mod ack;
 pub mod config;
 pub mod event;
 pub mod filters;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod metrics;
 pub mod msgpack;

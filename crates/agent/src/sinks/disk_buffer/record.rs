@@ -139,10 +139,19 @@ pub fn decode(payload: &[u8]) -> Result<Event, DecodeError> {
 /// record [`decode`] returns, found without building it (recovery and every append count each
 /// record). `None` when the payload cannot be decoded: it is skipped, so it is not counted.
 ///
-/// A line and a JSON object line count their bytes plus the same overhead, and a map record
-/// always decodes as a JSON object line: [`encode`] writes a map as JSON that the scanner takes.
+/// A line and a JSON object line count their bytes plus the same overhead. A map record
+/// decodes as a JSON object line when the scanner takes its JSON; one it does not (a key with
+/// escapes, a repeated key, more members or depth than its fast path handles: what a forward
+/// client may send) decodes as a map, counted as a map (the `held_size_matches_decode` fuzz
+/// regression).
 pub fn held_size(payload: &[u8]) -> Option<usize> {
     let head = head(payload).ok()?;
+    if head.flags & MAP_RECORD != 0 && transcode::scan_object(head.rest, &mut Vec::new()).is_err() {
+        return match decode(payload).ok()?.record {
+            record @ Record::Map(_) => Some(record.approx_size()),
+            _ => None,
+        };
+    }
     Some(Record::Line(Bytes::new()).approx_size() + head.rest.len())
 }
 
