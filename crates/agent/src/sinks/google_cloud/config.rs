@@ -199,7 +199,10 @@ const IGNORED: &[(&str, &str)] = &[
     ("trace_sampled_key", "the standard key is always lifted"),
     ("insert_id_key", "the standard key is always lifted"),
     ("labels_key", "the standard key is always lifted"),
-    ("enable_debug_logs", "use @log_level debug"),
+    (
+        "enable_debug_logs",
+        "run logferry with `--log-level debug` (or LOGFERRY_LOG=debug)",
+    ),
     ("logging_api_url", "use `endpoint`"),
     (
         "total_num_retries",
