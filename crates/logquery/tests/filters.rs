@@ -448,6 +448,19 @@ const INVALID: &[(&str, usize, &str)] = &[
     (r#"timestamp>="yesterday""#, 11, "an RFC 3339 timestamp"),
     ("NOT", 3, "a restriction after NOT"),
     ("httpRequest.status=()", 20, "a value after '='"),
+    // A path that names no field of LogEntry is an error (documented, see tests/documented.rs).
+    (r#"thud="x""#, 0, "a field of LogEntry"),
+    ("httpRequest.foo=1", 12, "a field of HttpRequest"),
+    (
+        r#"resource.type.x="y""#,
+        14,
+        "no field after 'type', which is not a message",
+    ),
+    (
+        r#"httpRequest.latency<"soon""#,
+        20,
+        "a duration such as \"1.5s\" or \"200ms\"",
+    ),
     (
         r#"frobnicate("x")"#,
         0,
