@@ -57,7 +57,7 @@ fn measured(value: &Value) -> (usize, Record) {
 fn cri_record(i: usize) -> Value {
     json!({
         "time": "2026-12-03T05:41:07.123456789Z",
-        "stream": if i % 2 == 0 { "stdout" } else { "stderr" },
+        "stream": if i.is_multiple_of(2) { "stdout" } else { "stderr" },
         "logtag": "F",
         "message": format!("INFO:     10.0.{}.7:52144 - \"GET /items/{i} HTTP/1.1\" 200 OK", i % 250),
         "kubernetes": {
