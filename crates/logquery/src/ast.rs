@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use regex::Regex;
 
+use crate::schema::FieldKind;
 use crate::time::Instant;
 
 /// A boolean expression over one log entry.
@@ -28,11 +29,16 @@ pub enum Expr {
     Function(Function),
 }
 
-/// A dotted field path such as `labels."k8s-pod/app"`, already unquoted.
+/// A dotted field path such as `labels."k8s-pod/app"`, already unquoted and
+/// checked against the fields of `LogEntry` (proto names such as
+/// `http_request` are rewritten to their JSON names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldPath {
     /// The path's segments, unquoted.
     pub segments: Vec<String>,
+    /// What the path reaches: a typed field (with a default), a typed
+    /// message, or free-form content.
+    pub kind: FieldKind,
 }
 
 impl FieldPath {
@@ -129,6 +135,11 @@ pub struct TextLiteral {
     pub instant: Option<Instant>,
     /// The severity rank, set only when the field is `severity`.
     pub severity: Option<i64>,
+    /// The value read as a duration in nanoseconds, set only when the field
+    /// is a `Duration` (`httpRequest.latency`).
+    pub duration: Option<i128>,
+    /// The value read as a boolean, in any letter case (`TRUE`, `False`).
+    pub boolean: Option<bool>,
 }
 
 /// The built-in functions.

@@ -1,9 +1,16 @@
 //! Evaluates a parsed filter against one LogEntry in its REST JSON shape.
 //!
 //! Rules that are easy to get wrong, all from the Cloud Logging docs:
-//! - A comparison on a missing field is false, whatever the operator: so
-//!   `f!="x"` and `f!~"x"` are false when `f` is missing, while `NOT f="x"` is
-//!   true (NOT simply inverts the comparison).
+//! - A field of `LogEntry` or of its typed messages (`trace`, `httpRequest.status`,
+//!   `operation.first`, ...) is *defaulted*: when absent it compares as its
+//!   default (`""`, `0`, `false`, `"0s"`), so `trace!="x"` holds on an entry
+//!   without a trace. `:*` still asks whether the field is present.
+//! - A comparison on a missing free-form field (`jsonPayload.*`, `labels.*`,
+//!   `resource.labels.*`, `protoPayload.*`) is false, whatever the operator:
+//!   so `f!="x"` and `f!~"x"` are false when `f` is missing, while
+//!   `NOT f="x"` is true (NOT simply inverts the comparison).
+//! - `httpRequest.latency` compares by length (`"1s"` = `"1000ms"`), and
+//!   booleans match `true`/`false` in any letter case.
 //! - A path through an array fans out: `f OP v` holds if any element does.
 //!   `!=` and `!~` are the exception: they hold when the field is present and
 //!   no element equals / matches (they mean "present and not `=`").
@@ -22,7 +29,8 @@ use crate::ast::{
     CompareOp, Comparison, Expr, FieldPath, Literal, TextLiteral, parse_number, severity_rank,
 };
 use crate::functions;
-use crate::time::parse_timestamp;
+use crate::schema::FieldKind;
+use crate::time::{parse_duration, parse_timestamp};
 
 /// Whether `entry` satisfies `expr`.
 pub(crate) fn eval(expr: &Expr, entry: &Value) -> bool {
@@ -57,6 +65,16 @@ pub(crate) fn resolve<'a>(entry: &'a Value, path: &FieldPath) -> Vec<&'a Value> 
     out
 }
 
+/// The values a comparison sees at `path`: those [`resolve`] reaches, or the
+/// field's default when it is a typed field that is absent.
+pub(crate) fn field_values<'a>(entry: &'a Value, path: &FieldPath) -> Vec<&'a Value> {
+    let values = resolve(entry, path);
+    match path.kind.default_value() {
+        Some(default) if values.is_empty() => vec![default],
+        _ => values,
+    }
+}
+
 fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     match value {
         Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
@@ -70,7 +88,7 @@ fn compare(cmp: &Comparison, entry: &Value) -> bool {
     {
         return compare_severity(cmp.op, lit, entry);
     }
-    let values = resolve(entry, &cmp.path);
+    let values = field_values(entry, &cmp.path);
     if values.is_empty() {
         return false;
     }
@@ -131,6 +149,11 @@ fn compare_one(op: CompareOp, literal: &Literal, path: &FieldPath, value: &Value
                     None if path.is_entry_time() => None,
                     None => order_generic(value, lit),
                 }
+            } else if let Some(want) = lit.duration.filter(|_| path.kind == FieldKind::Duration) {
+                match value.as_str().and_then(parse_duration) {
+                    Some(got) => Some(got.cmp(&want)),
+                    None => order_generic(value, lit),
+                }
             } else {
                 order_generic(value, lit)
             };
@@ -151,9 +174,13 @@ fn op_accepts(op: CompareOp, ordering: Ordering) -> bool {
     }
 }
 
-/// Numbers when both sides are numbers, else strings; objects, arrays and
-/// nulls are not ordered against text.
+/// Booleans when the value is one (the literal in any letter case), numbers
+/// when both sides are numbers, else strings; objects, arrays and nulls are
+/// not ordered against text.
 fn order_generic(value: &Value, lit: &TextLiteral) -> Option<Ordering> {
+    if let (Value::Bool(got), Some(want)) = (value, lit.boolean) {
+        return Some(got.cmp(&want));
+    }
     if let Some(want) = lit.number {
         let got = match value {
             Value::Number(n) => n.as_f64(),

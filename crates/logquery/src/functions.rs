@@ -7,20 +7,20 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use crate::ast::Function;
-use crate::eval::{any_leaf, resolve, scalar_text};
+use crate::eval::{any_leaf, field_values, scalar_text};
 
 /// Whether `entry` satisfies the function call.
 pub(crate) fn eval(function: &Function, entry: &Value) -> bool {
     match function {
         Function::Search { path, text } => {
             let scopes = match path {
-                Some(path) => resolve(entry, path),
+                Some(path) => field_values(entry, path),
                 None => vec![entry],
             };
             scopes.into_iter().any(|scope| search(scope, text))
         }
         Function::LogId(id) => log_id_of(entry).is_some_and(|got| got == percent_decode(id)),
-        Function::Sample { path, fraction } => resolve(entry, path)
+        Function::Sample { path, fraction } => field_values(entry, path)
             .first()
             .and_then(|v| scalar_text(v))
             .is_some_and(|text| sample_point(&text) < *fraction),
@@ -28,7 +28,7 @@ pub(crate) fn eval(function: &Function, entry: &Value) -> bool {
             path,
             network,
             prefix,
-        } => resolve(entry, path).into_iter().any(|v| {
+        } => field_values(entry, path).into_iter().any(|v| {
             v.as_str()
                 .and_then(|s| s.trim().parse::<IpAddr>().ok())
                 .is_some_and(|ip| in_network(ip, *network, *prefix))

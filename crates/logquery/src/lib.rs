@@ -21,6 +21,7 @@ mod functions;
 pub mod fuzzing;
 mod narrowing;
 mod parser;
+mod schema;
 pub mod time;
 
 use std::fmt;
@@ -29,6 +30,7 @@ use std::str::FromStr;
 pub use error::ParseError;
 pub use narrowing::{Narrowing, TIMESTAMP_CHARS, TimeBound, searchable_text};
 pub use parser::{MAX_FILTER_CHARS, MAX_NESTING};
+pub use schema::FieldKind;
 
 /// A parsed filter, ready to test entries against.
 #[derive(Debug, Clone)]

@@ -7,8 +7,9 @@
 use serde_json::Value;
 
 use crate::ast::{CompareOp, Comparison, Expr, FieldPath, Function, Literal};
-use crate::eval::{any_leaf, contains_text, entry_severity, resolve, scalar_text};
+use crate::eval::{any_leaf, contains_text, entry_severity, field_values, scalar_text};
 use crate::functions::log_id_of;
+use crate::schema::FieldKind;
 use crate::time::{Instant, parse_timestamp};
 
 /// Necessary conditions for a match. `None` means "no restriction".
@@ -107,11 +108,19 @@ impl Narrowing {
             None => true,
             Some(allowed) => got.iter().any(|g| allowed.contains(g)),
         };
+        // `resource.type` and `logName` are defaulted ("" when absent), as the
+        // evaluator reads them; `timestamp` has no default.
         let texts = |path: &[&str]| -> Vec<String> {
+            let kind = if path == ["timestamp"] {
+                FieldKind::Timestamp
+            } else {
+                FieldKind::Text
+            };
             let path = FieldPath {
                 segments: path.iter().map(|s| s.to_string()).collect(),
+                kind,
             };
-            resolve(entry, &path)
+            field_values(entry, &path)
                 .into_iter()
                 .filter_map(scalar_text)
                 .collect()
@@ -156,7 +165,7 @@ impl Narrowing {
             intersect(&mut self.log_ids, ids);
         } else if let Expr::Global(text) = conjunct {
             let needle = text.to_lowercase();
-            if outside_timestamps(&needle) {
+            if !needle.is_empty() && outside_timestamps(&needle) {
                 self.text_contains.push(needle);
             }
         } else if let Expr::Compare(cmp) = conjunct {
@@ -166,8 +175,12 @@ impl Narrowing {
                 .first()
                 .is_some_and(|s| s == "textPayload" || s == "jsonPayload");
             match &cmp.value {
-                Literal::Text(lit) if cmp.op == CompareOp::Has && on_payload => {
-                    // A payload holds no entry timestamp: every needle narrows.
+                Literal::Text(lit)
+                    if cmp.op == CompareOp::Has && on_payload && !lit.text.is_empty() =>
+                {
+                    // A payload holds no entry timestamp: every needle narrows
+                    // (but the empty one, which an absent textPayload's default
+                    // "" holds too).
                     self.text_contains.push(lit.text.to_lowercase());
                 }
                 _ => self.add_range(cmp),

@@ -33,7 +33,8 @@ use crate::ast::{
     severity_rank,
 };
 use crate::error::{ParseError, describe_at};
-use crate::time::parse_timestamp;
+use crate::schema::{FieldKind, check};
+use crate::time::{parse_duration, parse_timestamp};
 
 /// The longest filter accepted, in characters: Cloud Logging documents the
 /// same limit for a query.
@@ -95,6 +96,10 @@ enum Keyword {
 fn ends_word(b: u8) -> bool {
     b.is_ascii_whitespace() || b"()\"=!<>:,.".contains(&b)
 }
+
+/// A path as written: its unquoted segments, the byte each starts at, and
+/// the text when it was a single quoted segment.
+type RawPath = (Vec<String>, Vec<usize>, Option<String>);
 
 struct Parser<'a> {
     src: &'a str,
@@ -279,11 +284,22 @@ impl Parser<'_> {
         if len > 0 && self.peek_at(len) == Some(b'(') {
             return self.parse_function(len);
         }
-        let (path, single_quoted) = self.parse_path()?;
+        self.parse_restriction(start)
+    }
+
+    /// A comparison, `:*`, or a bare word or phrase, starting at `start`.
+    /// Kept out of [`Self::parse_primary`], which `(` recurses through, so
+    /// that its locals do not weigh on every nesting level's stack frame.
+    #[inline(never)]
+    fn parse_restriction(&mut self, start: usize) -> Result<Expr, ParseError> {
+        let (segments, starts, single_quoted) = self.parse_path()?;
         let after_path = self.pos;
         self.skip_ws();
         match self.parse_operator()? {
-            Some(op) => self.parse_comparison(path, op),
+            Some(op) => {
+                let path = self.field_path(segments, &starts)?;
+                self.parse_comparison(path, op)
+            }
             None => {
                 self.pos = after_path;
                 let text = match single_quoted {
@@ -295,12 +311,15 @@ impl Parser<'_> {
         }
     }
 
-    /// A dotted path; also returns the text when it was one quoted segment
-    /// (a quoted phrase used as a global restriction).
-    fn parse_path(&mut self) -> Result<(FieldPath, Option<String>), ParseError> {
+    /// A dotted path's segments and where each starts; also returns the text
+    /// when it was one quoted segment (a quoted phrase used as a global
+    /// restriction).
+    fn parse_path(&mut self) -> Result<RawPath, ParseError> {
         let mut segments = Vec::new();
+        let mut starts = Vec::new();
         let mut quoted_once = None;
         loop {
+            starts.push(self.pos);
             if self.peek() == Some(b'"') {
                 let text = self.parse_quoted()?;
                 quoted_once = segments.is_empty().then(|| text.clone());
@@ -328,7 +347,23 @@ impl Parser<'_> {
         } else {
             None
         };
-        Ok((FieldPath { segments }, single))
+        Ok((segments, starts, single))
+    }
+
+    /// Checks a path against the fields of `LogEntry`: a path that names no
+    /// field is an error at the segment that names nothing.
+    fn field_path(
+        &self,
+        mut segments: Vec<String>,
+        starts: &[usize],
+    ) -> Result<FieldPath, ParseError> {
+        match check(&mut segments) {
+            Ok(kind) => Ok(FieldPath { segments, kind }),
+            Err(unknown) => {
+                let at = starts.get(unknown.segment).copied().unwrap_or(self.pos);
+                Err(self.error(at, unknown.expected))
+            }
+        }
     }
 
     fn parse_operator(&mut self) -> Result<Option<CompareOp>, ParseError> {
@@ -519,12 +554,30 @@ impl Parser<'_> {
         if path.is_entry_time() && op != CompareOp::Has && instant.is_none() {
             return Err(self.error(at, "an RFC 3339 timestamp"));
         }
+        let duration = if path.kind == FieldKind::Duration {
+            let duration = parse_duration(&text);
+            if duration.is_none() && op != CompareOp::Has {
+                return Err(self.error(at, "a duration such as \"1.5s\" or \"200ms\""));
+            }
+            duration
+        } else {
+            None
+        };
+        let boolean = if text.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if text.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            None
+        };
         let number = parse_number(&text);
         Ok(Literal::Text(TextLiteral {
             text,
             number,
             instant,
             severity,
+            duration,
+            boolean,
         }))
     }
 
@@ -640,7 +693,8 @@ impl Parser<'_> {
 
     fn parse_arg_path(&mut self) -> Result<FieldPath, ParseError> {
         self.skip_ws();
-        Ok(self.parse_path()?.0)
+        let (segments, starts, _) = self.parse_path()?;
+        self.field_path(segments, &starts)
     }
 
     /// A quoted or unquoted argument, and where it starts.

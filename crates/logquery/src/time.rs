@@ -118,6 +118,51 @@ impl Cursor<'_> {
     }
 }
 
+/// Parses a duration as the query language compares `httpRequest.latency`:
+/// a decimal number of `s` (the proto3 JSON form, `"0.200s"`), or of `ns`,
+/// `us`/`µs`, `ms`, `m` or `h`; a bare number is seconds. Returns
+/// nanoseconds, so `"1s"`, `"1000ms"` and `"1.000s"` are the same length.
+pub fn parse_duration(text: &str) -> Option<i128> {
+    let text = text.trim();
+    let (number, unit_nanos) = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("µs", 1_000),
+        ("ms", 1_000_000),
+        ("s", NANOS_PER_SECOND),
+        ("m", 60 * NANOS_PER_SECOND),
+        ("h", 3_600 * NANOS_PER_SECOND),
+    ]
+    .iter()
+    .find_map(|(unit, nanos)| text.strip_suffix(unit).map(|n| (n, *nanos)))
+    .unwrap_or((text, NANOS_PER_SECOND));
+    let (negative, digits) = match number.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, number.strip_prefix('+').unwrap_or(number)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty())
+        || !all_digits(whole)
+        || !all_digits(fraction)
+        || whole.len() > 20
+    {
+        return None;
+    }
+    let mut nanos = whole.parse::<i128>().unwrap_or(0) * unit_nanos;
+    // Each fractional digit is worth a tenth of the one before it; digits
+    // past a nanosecond are dropped.
+    let mut place = unit_nanos;
+    for digit in fraction.bytes() {
+        place /= 10;
+        if place == 0 {
+            break;
+        }
+        nanos += i128::from(digit - b'0') * place;
+    }
+    Some(if negative { -nanos } else { nanos })
+}
+
 fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -146,6 +191,20 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_compare_by_length_whatever_the_unit() {
+        assert_eq!(parse_duration("1s"), parse_duration("1000ms"));
+        assert_eq!(parse_duration("0.200s"), Some(200_000_000));
+        assert_eq!(parse_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_duration("2m"), Some(120_000_000_000));
+        assert_eq!(parse_duration("250us"), Some(250_000));
+        assert_eq!(parse_duration("0.5"), Some(500_000_000));
+        assert_eq!(parse_duration("-1s"), Some(-1_000_000_000));
+        for bad in ["", "s", "fast", "1.2.3s", "1 s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 
     const S: i128 = NANOS_PER_SECOND;
 

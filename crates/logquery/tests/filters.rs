@@ -45,9 +45,11 @@ const CASES: &[(&str, &str)] = &[
         "resource.type:container",
         "01 02 03 04 07 08 09 12 13 14 15 16 18 20",
     ),
+    // resource.type is a field of a typed message: absent (e19), it is "" (documented, see
+    // tests/documented.rs), so != holds there too.
     (
         r#"resource.type!="k8s_container""#,
-        "03 04 05 06 10 11 13 17",
+        "03 04 05 06 10 11 13 17 19",
     ),
     (
         r#"NOT resource.type="k8s_container""#,
@@ -220,18 +222,34 @@ const CASES: &[(&str, &str)] = &[
         r#"-jsonPayload.message="Healthy""#,
         "01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19",
     ),
-    (r#"textPayload!~"error""#, "01 03 04 05 09 11 13 17 18 19"),
-    (r#"textPayload!~"(?i)error""#, "01 03 04 05 11 13 17 18 19"),
+    // textPayload and httpRequest.* are LogEntry fields, defaulted ("" / 0) when absent:
+    // `!=`/`!~`/`<` hold on entries without them (documented, see tests/documented.rs).
+    (
+        r#"textPayload!~"error""#,
+        "01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20",
+    ),
+    (
+        r#"textPayload!~"(?i)error""#,
+        "01 02 03 04 05 06 07 08 10 11 12 13 14 15 16 17 18 19 20",
+    ),
     (
         r#"NOT textPayload=~"(?i)error""#,
         "01 02 03 04 05 06 07 08 10 11 12 13 14 15 16 17 18 19 20",
     ),
-    ("httpRequest.status<300", "01 03"),
+    (
+        "httpRequest.status<300",
+        "01 02 03 05 06 07 08 09 10 11 12 13 15 16 17 19 20",
+    ),
+    ("httpRequest.status:* httpRequest.status<300", "01 03"),
     (
         "NOT httpRequest.status>=300",
         "01 02 03 05 06 07 08 09 10 11 12 13 15 16 17 19 20",
     ),
-    ("httpRequest.status!=200", "03 04 14 18"),
+    (
+        "httpRequest.status!=200",
+        "02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20",
+    ),
+    ("httpRequest:* httpRequest.status!=200", "03 04 14 18"),
     (r#"jsonPayload.missing.deep="x""#, ""),
     (r#"NOT jsonPayload.missing.deep="x""#, "ALL"),
     // Numbers compare as numbers when both sides are numbers, else as strings.
@@ -244,7 +262,8 @@ const CASES: &[(&str, &str)] = &[
     (r#"jsonPayload.code="007""#, "12"),
     ("jsonPayload.latency_ms>99", "14"),
     (r#"jsonPayload.latency_ms>"99""#, "14"),
-    (r#"httpRequest.latency>"0.1s""#, "03"),
+    // A Duration compares by length: 0.120s (e14) is longer than 0.1s.
+    (r#"httpRequest.latency>"0.1s""#, "03 14"),
     ("jsonPayload.attempt>=2 jsonPayload.attempt<=2", "16"),
     ("jsonPayload.ratio<0.5", "08"),
     ("jsonPayload.ratio>=4.2e-1", "08"),
@@ -429,6 +448,19 @@ const INVALID: &[(&str, usize, &str)] = &[
     (r#"timestamp>="yesterday""#, 11, "an RFC 3339 timestamp"),
     ("NOT", 3, "a restriction after NOT"),
     ("httpRequest.status=()", 20, "a value after '='"),
+    // A path that names no field of LogEntry is an error (documented, see tests/documented.rs).
+    (r#"thud="x""#, 0, "a field of LogEntry"),
+    ("httpRequest.foo=1", 12, "a field of HttpRequest"),
+    (
+        r#"resource.type.x="y""#,
+        14,
+        "no field after 'type', which is not a message",
+    ),
+    (
+        r#"httpRequest.latency<"soon""#,
+        20,
+        "a duration such as \"1.5s\" or \"200ms\"",
+    ),
     (
         r#"frobnicate("x")"#,
         0,

@@ -47,14 +47,19 @@ pub struct Delivery {
     pub entries: usize,
     /// Their size as the router counted them (`Record::approx_size`).
     pub routed_bytes: usize,
+    /// What the events cost in memory (`Record::memory_size`): their bytes for lines, more
+    /// for maps.
+    pub memory_bytes: usize,
 }
 
 impl Delivery {
     pub fn new(events: Vec<Event>) -> Delivery {
         let routed_bytes = events.iter().map(|e| e.record.approx_size()).sum();
+        let memory_bytes = events.iter().map(|e| e.record.memory_size()).sum();
         Delivery {
             entries: events.len(),
             routed_bytes,
+            memory_bytes,
             events,
             prepared: None,
             prepared_bytes: 0,
@@ -77,7 +82,7 @@ impl Delivery {
         let events = if self.events.is_empty() {
             0
         } else {
-            self.routed_bytes
+            self.memory_bytes
         };
         events + self.prepared_bytes
     }
@@ -88,6 +93,7 @@ impl Delivery {
         debug_assert!(self.prepared.is_none() && other.prepared.is_none());
         self.entries += other.entries;
         self.routed_bytes += other.routed_bytes;
+        self.memory_bytes += other.memory_bytes;
         self.events.extend(other.events);
     }
 

@@ -288,3 +288,63 @@ async fn retention_deletes_entries_older_than_it() {
     }
     server.stop().await;
 }
+
+/// The query language's documented semantics hold over the API (see logquery's
+/// tests/documented.rs): absent LogEntry fields compare as their defaults, latency by length,
+/// booleans in any case, and a field that does not exist is INVALID_ARGUMENT.
+#[tokio::test]
+async fn documented_filter_semantics_over_rest() {
+    let server = Server::start().await;
+    let resp = server
+        .write(
+            json!({"logName": "projects/p/logs/x", "resource": {"type": "global"}, "entries": [
+                {"insertId": "plain", "textPayload": "no trace, no request"},
+                {"insertId": "traced", "trace": "projects/p/traces/X", "traceSampled": true,
+                 "httpRequest": {"status": 200, "latency": "0.200s", "cacheHit": true}},
+                {"insertId": "slow", "httpRequest": {"status": 503, "latency": "1.5s"}},
+            ]}),
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let ids = |entries: Vec<Value>| -> Vec<String> {
+        let mut ids: Vec<String> = entries
+            .iter()
+            .map(|e| e["insertId"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    for (filter, want) in [
+        (r#"trace!="projects/p/traces/X""#, vec!["plain", "slow"]),
+        ("httpRequest.status!=200", vec!["plain", "slow"]),
+        ("sample(trace, 1)", vec!["plain", "slow", "traced"]),
+        (r#"httpRequest.latency>="200ms""#, vec!["slow", "traced"]),
+        (r#"httpRequest.latency>"1s""#, vec!["slow"]),
+        ("traceSampled=TRUE", vec!["traced"]),
+        ("httpRequest.cacheHit=False", vec!["plain", "slow"]),
+    ] {
+        assert_eq!(ids(server.list_all("p", filter).await), want, "{filter}");
+    }
+    for (filter, message) in [
+        (
+            r#"thud = "x""#,
+            "filter: 1:1: expected a field of LogEntry, found 'thud'",
+        ),
+        (
+            "httpRequest.foo = 1",
+            "filter: 1:13: expected a field of HttpRequest, found 'foo'",
+        ),
+    ] {
+        let resp = server
+            .post(
+                "/v2/entries:list",
+                &json!({"resourceNames": ["projects/p"], "filter": filter}),
+            )
+            .await;
+        assert_eq!(resp.status, 400, "{filter}");
+        let error = &resp.json()["error"];
+        assert_eq!(error["status"], "INVALID_ARGUMENT", "{filter}");
+        assert_eq!(error["message"], message, "{filter}");
+    }
+    server.stop().await;
+}

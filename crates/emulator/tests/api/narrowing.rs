@@ -111,6 +111,19 @@ const FILTERS: &[&str] = &[
     r#"jsonPayload.note:"e \"q""#,
     r#"hello -"hello 2""#,
     r#"unicorn OR "line 4""#,
+    // Defaulted LogEntry fields: absent, they compare as "" / 0 / false / 0s.
+    r#"trace!="projects/p/traces/1""#,
+    r#"trace="""#,
+    "httpRequest.status!=200",
+    "httpRequest.status<300",
+    "httpRequest.cacheHit=FALSE",
+    r#"httpRequest.latency<"1s""#,
+    r#"textPayload!~"line""#,
+    r#"resource.type!="""#,
+    r#"resource.type="" OR severity=ERROR"#,
+    r#"logName!="""#,
+    "sample(trace, 1)",
+    "traceSampled=false",
 ];
 
 fn corpus() -> Vec<Value> {

@@ -193,13 +193,17 @@ type PrepareDone = (Chunk, bool);
 struct Open {
     events: Vec<Event>,
     acks: Vec<Ack>,
+    /// The events' size as the router counted them (what `chunk_limit_size` bounds).
     bytes: usize,
+    /// What they cost in memory (what `total_limit_size` bounds).
+    memory: usize,
     since: Option<Instant>,
 }
 
 impl Open {
     fn seal(&mut self) -> Chunk {
         self.bytes = 0;
+        self.memory = 0;
         self.since = None;
         let mut events = std::mem::take(&mut self.events);
         // The list grew by doubling: give back the unused half (it would sit in the
@@ -233,14 +237,20 @@ impl Runner {
         delivery.routed_bytes + delivery.entries * self.batching.map_or(0, |b| b.per_event_bytes)
     }
 
+    /// What a chunk waiting to be prepared is counted for: its request to come, or its events
+    /// if they cost more (maps do).
+    fn waiting_cost(&self, delivery: &Delivery) -> usize {
+        self.estimate(delivery).max(delivery.memory_bytes)
+    }
+
     /// Counts `chunk` in `held` at the cost of `stage`, instead of what it counted for.
     fn count(&mut self, chunk: &mut Chunk, stage: Stage) {
         let d = &chunk.delivery;
         let cost = match stage {
-            Stage::Queued => self.estimate(d),
-            Stage::Preparing => self.estimate(d) + d.routed_bytes,
+            Stage::Queued => self.waiting_cost(d),
+            Stage::Preparing => self.estimate(d) + d.memory_bytes,
             Stage::Ready if d.prepared.is_some() => d.held_bytes(),
-            Stage::Ready => self.estimate(d),
+            Stage::Ready => self.waiting_cost(d),
         };
         self.held = self.held - chunk.counted + cost;
         chunk.counted = cost;
@@ -332,7 +342,7 @@ impl Runner {
                 break;
             }
             let accepting = input_open
-                && self.held + open.bytes < self.config.total_limit_size
+                && self.held + open.memory < self.config.total_limit_size
                 && queued.len() < self.config.queued_chunks_limit_size;
             // The next moment something becomes due. A moment already past (at `now`) is left
             // out: what it allows was done above unless something else (a free slot, a
@@ -442,7 +452,7 @@ impl Runner {
             || !input_open
             || front.attempt > 0
             || now >= front.sealed_at + self.config.flush_interval
-            || self.held + open.bytes >= self.config.total_limit_size
+            || self.held + open.memory >= self.config.total_limit_size
             || queued
                 .iter()
                 .map(|c| self.estimate(&c.delivery))
@@ -475,6 +485,7 @@ impl Runner {
             }
             for event in batch.events {
                 open.bytes += event.record.approx_size();
+                open.memory += event.record.memory_size();
                 open.events.push(event);
                 if open.bytes >= limit || open.events.len() >= records {
                     // Every chunk holding part of the batch holds a share.
