@@ -231,22 +231,10 @@ fn a_bad_config_on_reload_is_rejected_and_the_pipeline_keeps_running() {
 
 /// `POST /api/config.reload` with `Authorization: Bearer <token>` when `token` is given.
 fn reload_with(port: u16, token: Option<&str>) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(DEADLINE)).ok()?;
     let authorization = token
         .map(|t| format!("authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    write!(
-        stream,
-        "POST /api/config.reload HTTP/1.1\r\nhost: 127.0.0.1\r\n{authorization}content-length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
+    http_with(port, "POST", "/api/config.reload", &authorization)
 }
 
 /// With `--reload-token-file`, the token decides who may reload, loopback included: a missing

@@ -294,12 +294,17 @@ pub fn free_port() -> u16 {
 
 /// One HTTP/1.1 request to 127.0.0.1:`port`: `(status, body)`, or `None` if nothing answers.
 pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    http_with(port, method, path, "")
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+pub fn http_with(port: u16, method: &str, path: &str, headers: &str) -> Option<(u16, String)> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(DEADLINE)).ok()?;
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{headers}content-length: 0\r\n\r\n"
     )
     .ok()?;
     let mut response = String::new();
