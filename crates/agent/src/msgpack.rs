@@ -76,17 +76,36 @@ impl Value {
     }
 }
 
-/// A map's entries as a JSON object; keys that are not strings are written as JSON text.
+/// The longest JSON text a map key that is not a string is written as. A map used as a key
+/// is escaped again at every level it is nested in (its text doubles in length), so 40 levels
+/// of it in a 150-byte message would otherwise ask for terabytes.
+pub const MAX_KEY_TEXT: usize = 1024;
+
+/// A map's entries as a JSON object; keys that are not strings are written as JSON text, cut
+/// at [`MAX_KEY_TEXT`] bytes (with `…`).
 pub fn map_to_json(entries: &[(Value, Value)]) -> Map<String, Json> {
     let mut map = Map::new();
     for (k, v) in entries {
         let key = match k.as_bytes() {
             Some(b) => String::from_utf8_lossy(b).into_owned(),
-            None => k.to_json().to_string(),
+            None => key_text(k),
         };
         map.insert(key, v.to_json());
     }
     map
+}
+
+fn key_text(key: &Value) -> String {
+    let mut text = key.to_json().to_string();
+    if text.len() > MAX_KEY_TEXT {
+        let mut end = MAX_KEY_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// Seconds and nanoseconds of an EventTime extension's 8 bytes.
@@ -389,6 +408,20 @@ pub fn write_json_map(out: &mut Vec<u8>, map: &Map<String, Json>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `cargo fuzz run msgpack` (an out-of-memory): maps used as keys of maps, 40
+    /// deep, in a few dozen bytes. Each level escaped the text of the one inside it again.
+    #[test]
+    fn maps_nested_as_keys_become_json_of_bounded_size() {
+        let mut bytes = vec![0x81; 40]; // 40 levels of {key: value}, each key the next map
+        bytes.extend_from_slice(&[0xa3, b'"', b'\\', b'"', 0xc0]); // innermost: {"\"\\\"": nil}
+        bytes.extend(std::iter::repeat_n(0xc0, 39)); // the other levels' values: nil
+        let (value, used) = decode(&bytes).unwrap();
+        assert_eq!(used, bytes.len());
+        let json = value.to_json().to_string();
+        assert!(json.len() < 4 * MAX_KEY_TEXT, "{} bytes", json.len());
+        assert!(json.contains('…'), "the long key is cut: {json}");
+    }
 
     #[test]
     fn round_trips_json_records_and_event_time() {
