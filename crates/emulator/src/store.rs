@@ -98,6 +98,30 @@ pub struct StoredEntry {
     pub search_text: String,
 }
 
+/// The columns of one entry and their placeholders, after `INSERT` (or `INSERT OR IGNORE`),
+/// in the order of [`StoredEntry::params`].
+const INSERT_ENTRY: &str = "INTO entries
+    (parent, log_name, log_id, timestamp_nanos, insert_id, severity, resource_type,
+     receive_nanos, entry)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+impl StoredEntry {
+    /// The values for [`INSERT_ENTRY`]'s placeholders.
+    fn params(&self) -> [&dyn rusqlite::ToSql; 9] {
+        [
+            &self.parent,
+            &self.log_name,
+            &self.log_id,
+            &self.timestamp_nanos,
+            &self.insert_id,
+            &self.severity,
+            &self.resource_type,
+            &self.receive_nanos,
+            &self.json,
+        ]
+    }
+}
+
 /// Where a listing resumes: the (timestamp, insertId) of the last row examined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
@@ -319,12 +343,7 @@ impl Store {
         let mut news = Vec::with_capacity(writes.len());
         {
             let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO entries
-                     (parent, log_name, log_id, timestamp_nanos, insert_id, severity,
-                      resource_type, receive_nanos, entry)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
+                .prepare_cached(&format!("INSERT OR IGNORE {INSERT_ENTRY}"))
                 .map_err(|e| self.err(e))?;
             let mut text = tx
                 .prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")
@@ -332,19 +351,7 @@ impl Store {
             for entries in writes {
                 let mut added = Vec::new();
                 for (index, e) in entries.iter().enumerate() {
-                    let inserted = stmt
-                        .execute(rusqlite::params![
-                            e.parent,
-                            e.log_name,
-                            e.log_id,
-                            e.timestamp_nanos,
-                            e.insert_id,
-                            e.severity,
-                            e.resource_type,
-                            e.receive_nanos,
-                            e.json,
-                        ])
-                        .map_err(|e| self.err(e))?;
+                    let inserted = stmt.execute(e.params()).map_err(|e| self.err(e))?;
                     if inserted > 0 {
                         text.execute(rusqlite::params![tx.last_insert_rowid(), e.search_text])
                             .map_err(|e| self.err(e))?;
@@ -980,23 +987,8 @@ mod text_index_tests {
                 .unwrap();
             for (n, text) in [(1, "old walrus"), (2, "old seal")] {
                 let e = stored(n, text);
-                conn.execute(
-                    "INSERT INTO entries (parent, log_name, log_id, timestamp_nanos, insert_id,
-                     severity, resource_type, receive_nanos, entry)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    rusqlite::params![
-                        e.parent,
-                        e.log_name,
-                        e.log_id,
-                        e.timestamp_nanos,
-                        e.insert_id,
-                        e.severity,
-                        e.resource_type,
-                        e.receive_nanos,
-                        e.json
-                    ],
-                )
-                .unwrap();
+                conn.execute(&format!("INSERT {INSERT_ENTRY}"), e.params())
+                    .unwrap();
             }
         }
         let store = Store::open(dir.path()).unwrap();
