@@ -1,0 +1,234 @@
+//! The store's tests: group commit, and the text index.
+
+mod group_commit {
+    use super::super::*;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn entry(n: usize) -> StoredEntry {
+        StoredEntry {
+            parent: "projects/p".into(),
+            log_name: "projects/p/logs/app".into(),
+            log_id: "app".into(),
+            timestamp_nanos: 1_000 + n as i64,
+            insert_id: format!("id-{n}"),
+            severity: 0,
+            resource_type: "global".into(),
+            receive_nanos: 0,
+            json: format!(r#"{{"insertId":"id-{n}"}}"#),
+            search_text: format!("id-{n}\n"),
+        }
+    }
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn writes_that_wait_for_the_writer_share_one_commit_and_each_gets_its_own_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        store.insert(&[entry(0)]).unwrap();
+        assert_eq!(store.commits(), 1);
+        // Hold the writer as a commit in progress would, while four writes queue up; two of
+        // them overlap, and one repeats the entry already stored.
+        let writer = lock(&store.writer);
+        let writes = [vec![0, 1, 2], vec![3, 4], vec![4, 5], vec![6]];
+        let handles: Vec<_> = writes
+            .iter()
+            .map(|ns| {
+                let store = store.clone();
+                let entries: Vec<StoredEntry> = ns.iter().map(|&n| entry(n)).collect();
+                std::thread::spawn(move || store.insert_new(entries).unwrap())
+            })
+            .collect();
+        wait_until("four queued writes", || lock(&store.queued).len() == 4);
+        drop(writer);
+        let written: Vec<Written> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(
+            store.commits(),
+            2,
+            "the four writes went in one transaction"
+        );
+        assert_eq!(store.count().unwrap(), 7);
+        // Each write gets its own entries back and the indices of what it stored; the first
+        // write of a duplicate wins, in the order the writes queued (which thread queued
+        // first is not fixed, so the overlap is checked as a whole).
+        for (w, ns) in written.iter().zip(&writes) {
+            let back: Vec<String> = w.entries.iter().map(|e| e.insert_id.clone()).collect();
+            let sent: Vec<String> = ns.iter().map(|n| format!("id-{n}")).collect();
+            assert_eq!(back, sent);
+        }
+        assert_eq!(written[0].new, vec![1, 2], "id-0 was stored before");
+        assert_eq!(
+            written[1].new.len() + written[2].new.len(),
+            3,
+            "id-4 stored once"
+        );
+        assert_eq!(written[3].new, vec![0]);
+    }
+
+    #[test]
+    fn concurrent_writers_store_each_entry_once_and_all_are_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        // 4 writers x 25 writes of 40 entries; writers 0/1 and 2/3 send the same entries.
+        let handles: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut new = 0;
+                    for b in 0..25 {
+                        let base = (w / 2) * 1_000 + b * 40;
+                        let entries = (base..base + 40).map(entry).collect();
+                        new += store.insert_new(entries).unwrap().new.len();
+                    }
+                    new
+                })
+            })
+            .collect();
+        let new: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(new, 2_000, "each distinct entry is new exactly once");
+        assert_eq!(store.count().unwrap(), 2_000);
+        assert!(store.commits() <= 100);
+    }
+}
+
+mod text_index {
+    use super::super::*;
+
+    fn stored(n: usize, text: &str) -> StoredEntry {
+        let json = serde_json::json!({
+            "logName": "projects/p/logs/app",
+            "insertId": format!("id-{n:05}"),
+            "textPayload": text,
+        });
+        StoredEntry {
+            parent: "projects/p".into(),
+            log_name: "projects/p/logs/app".into(),
+            log_id: "app".into(),
+            timestamp_nanos: n as i64,
+            insert_id: format!("id-{n:05}"),
+            severity: 0,
+            resource_type: "global".into(),
+            receive_nanos: 0,
+            json: json.to_string(),
+            search_text: logquery::searchable_text(&json),
+        }
+    }
+
+    fn list(store: &Store, filter: &str) -> Vec<String> {
+        let page = store
+            .list(&ListQuery {
+                parents: vec!["projects/p".into()],
+                query: logquery::parse(filter).unwrap(),
+                narrow: true,
+                descending: true,
+                page_size: 1_000,
+                after: None,
+            })
+            .unwrap();
+        page.entries
+            .iter()
+            .map(|e| e["insertId"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn plan(store: &Store, filter: &str) -> String {
+        let conn = lock(&store.reader);
+        let q = ListQuery {
+            parents: vec!["projects/p".into()],
+            query: logquery::parse(filter).unwrap(),
+            narrow: true,
+            descending: true,
+            page_size: 50,
+            after: None,
+        };
+        let (sql, args) = store.list_sql(&conn, &q).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn a_rare_word_is_looked_up_in_the_text_index_and_a_common_one_scans_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let entries: Vec<StoredEntry> = (0..12_000)
+            .map(|n| {
+                let text = if n == 4_242 {
+                    "GET /items 200 unicorn".to_owned()
+                } else {
+                    format!("GET /items/{n} 200")
+                };
+                stored(n, &text)
+            })
+            .collect();
+        store.insert(&entries).unwrap();
+        assert_eq!(list(&store, "UNICORN"), ["id-04242"]);
+        assert_eq!(list(&store, r#"textPayload:"s 200 uni""#), ["id-04242"]);
+        let rare = plan(&store, "unicorn");
+        assert!(rare.contains("VIRTUAL TABLE"), "{rare}");
+        assert!(!rare.contains("USING INDEX"), "{rare}");
+        // Every entry has "items": past the few-rows bound, the ordered scan serves it.
+        let common = plan(&store, "items");
+        assert!(common.contains("USING INDEX entries_dedup"), "{common}");
+        assert!(!common.contains("VIRTUAL TABLE"), "{common}");
+        assert_eq!(list(&store, "items").len(), 1_000);
+    }
+
+    #[test]
+    fn deleted_entries_leave_the_text_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .insert(&[stored(1, "zebra one"), stored(2, "zebra two")])
+            .unwrap();
+        assert_eq!(list(&store, "zebra").len(), 2);
+        store.expire(2).unwrap();
+        assert_eq!(list(&store, "zebra"), ["id-00002"]);
+        store.delete_log("projects/p", "app").unwrap();
+        let conn = lock(&store.reader);
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM entries_text WHERE entries_text MATCH '\"zeb\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_schema_1_database_gets_its_text_index_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What an emulator of schema 1 left behind.
+            let conn = Connection::open(dir.path().join("entries.sqlite3")).unwrap();
+            conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version=1;"))
+                .unwrap();
+            for (n, text) in [(1, "old walrus"), (2, "old seal")] {
+                let e = stored(n, text);
+                conn.execute(&format!("INSERT {INSERT_ENTRY}"), e.params())
+                    .unwrap();
+            }
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(list(&store, "walrus"), ["id-00001"]);
+        assert!(plan(&store, "walrus").contains("VIRTUAL TABLE"));
+        let version: i64 = lock(&store.reader)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        // Opening again leaves it as it is.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(list(&store, "old").len(), 2);
+    }
+}
