@@ -13,6 +13,7 @@ pub mod encoder;
 pub mod http;
 pub mod kubernetes;
 pub mod metadata;
+pub mod oversize;
 pub mod service;
 #[cfg(test)]
 mod tests;

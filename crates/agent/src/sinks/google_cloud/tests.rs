@@ -10,8 +10,9 @@ use gcloud_logging::{LogEntry, MonitoredResource, Timestamp, WriteLogEntriesRequ
 use serde_json::json;
 
 use super::config::{AuthMode, Compression, GoogleCloudConfig, OversizeEntries};
-use super::encoder::{EncodeSettings, encode_chunk, split_text};
+use super::encoder::{EncodeSettings, encode_chunk};
 use super::metadata::{MachineFacts, resolve};
+use super::oversize::split_text;
 use crate::event::{Event, JsonLine, Origin, Record};
 
 fn read(params: &str) -> (GoogleCloudConfig, Vec<Diagnostic>) {
