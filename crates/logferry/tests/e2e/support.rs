@@ -299,7 +299,6 @@ pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
 
 /// [`http`] with extra header lines (each ending in `\r\n`).
 pub fn http_with(port: u16, method: &str, path: &str, headers: &str) -> Option<(u16, String)> {
-    use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(DEADLINE)).ok()?;
     write!(
@@ -307,6 +306,12 @@ pub fn http_with(port: u16, method: &str, path: &str, headers: &str) -> Option<(
         "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{headers}content-length: 0\r\n\r\n"
     )
     .ok()?;
+    read_response(stream)
+}
+
+/// Reads a whole HTTP/1.1 response (the server closes the connection): `(status, body)`.
+fn read_response(mut stream: std::net::TcpStream) -> Option<(u16, String)> {
+    use std::io::Read;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
@@ -317,7 +322,6 @@ pub fn http_with(port: u16, method: &str, path: &str, headers: &str) -> Option<(
 /// One `POST` of a JSON body to `url` (`http://127.0.0.1:PORT`) + `path`: `(status, body)`, or
 /// `None` if nothing answers (or the server drops the connection, as a crashed one does).
 pub fn http_post_json(url: &str, path: &str, body: &serde_json::Value) -> Option<(u16, String)> {
-    use std::io::Read;
     let address = url.strip_prefix("http://").expect("an http:// URL");
     let mut stream = std::net::TcpStream::connect(address).ok()?;
     stream.set_read_timeout(Some(DEADLINE)).ok()?;
@@ -329,9 +333,5 @@ pub fn http_post_json(url: &str, path: &str, body: &serde_json::Value) -> Option
         body.len()
     )
     .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
+    read_response(stream)
 }
