@@ -56,6 +56,11 @@ impl Delivery {
     pub fn new(events: Vec<Event>) -> Delivery {
         let routed_bytes = events.iter().map(|e| e.record.approx_size()).sum();
         let memory_bytes = events.iter().map(|e| e.record.memory_size()).sum();
+        Delivery::sized(events, routed_bytes, memory_bytes)
+    }
+
+    /// [`Delivery::new`] with the events' sizes already summed by the caller.
+    pub(crate) fn sized(events: Vec<Event>, routed_bytes: usize, memory_bytes: usize) -> Delivery {
         Delivery {
             entries: events.len(),
             routed_bytes,

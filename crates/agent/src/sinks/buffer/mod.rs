@@ -202,6 +202,8 @@ struct Open {
 
 impl Open {
     fn seal(&mut self) -> Chunk {
+        // The sizes were summed as the events came in: no second walk over them.
+        let (routed_bytes, memory_bytes) = (self.bytes, self.memory);
         self.bytes = 0;
         self.memory = 0;
         self.since = None;
@@ -210,7 +212,7 @@ impl Open {
         // allocator's heap as long as the chunk waits).
         events.shrink_to_fit();
         Chunk {
-            delivery: Delivery::new(events),
+            delivery: Delivery::sized(events, routed_bytes, memory_bytes),
             acks: std::mem::take(&mut self.acks),
             attempt: 0,
             counted: 0,
