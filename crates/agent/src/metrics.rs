@@ -371,21 +371,47 @@ pub static CONFIG_RELOADS: CounterFamily = counter(
     &["result"],
 );
 
-/// Error classes of [`ERRORS`].
+/// Error classes of [`ERRORS`]. An output's failed delivery is counted once, under the class
+/// its error gives ([`crate::sinks::SinkError::class`]).
 pub mod class {
-    pub const OUTPUT_FLUSH: &str = "output_flush";
+    /// `entries:write`: no answer in time.
     pub const GOOGLE_CLOUD_TIMEOUT: &str = "google_cloud_timeout";
+    /// `entries:write`: no connection, or it broke.
     pub const GOOGLE_CLOUD_CONNECTION: &str = "google_cloud_connection";
+    /// `entries:write` answered 401 or 403: the credentials or their permissions.
     pub const GOOGLE_CLOUD_AUTH: &str = "google_cloud_auth";
+    /// `entries:write` answered 429.
     pub const GOOGLE_CLOUD_QUOTA: &str = "google_cloud_quota";
+    /// `entries:write` answered 5xx.
     pub const GOOGLE_CLOUD_SERVER: &str = "google_cloud_server";
+    /// `entries:write` refused the request (another 4xx, or every entry refused).
     pub const GOOGLE_CLOUD_REQUEST: &str = "google_cloud_request";
-    pub const TOKEN: &str = "token";
+    /// The token server (or the metadata server handing out tokens) could not be reached.
+    pub const TOKEN_CONNECTION: &str = "token_connection";
+    /// The token server did not answer in time.
+    pub const TOKEN_TIMEOUT: &str = "token_timeout";
+    /// The token server refused the credentials (`invalid_grant`, a revoked key, ...).
+    pub const TOKEN_REFUSED: &str = "token_refused";
+    /// No token request could be made, or its answer was not a token.
+    pub const TOKEN_INVALID: &str = "token_invalid";
+    /// Rejected entries could not be written to the dead-letter file.
+    pub const DEAD_LETTER: &str = "dead_letter";
+    /// The forward output could not connect, or the connection broke.
+    pub const FORWARD_CONNECTION: &str = "forward_connection";
+    /// The forward output's server did not take or acknowledge a message in time.
+    pub const FORWARD_TIMEOUT: &str = "forward_timeout";
+    /// The forward output's shared-key handshake failed.
+    pub const FORWARD_HANDSHAKE: &str = "forward_handshake";
+    /// The forward output's server answered something else than an ack.
+    pub const FORWARD_PROTOCOL: &str = "forward_protocol";
+    /// The file or stdout output could not write.
+    pub const OUTPUT_IO: &str = "output_io";
+    /// Any other failed delivery (a lost chunk, a failed preparation).
+    pub const OUTPUT_OTHER: &str = "output_other";
     pub const TAIL_UNREADABLE: &str = "tail_unreadable";
     pub const POS_FILE: &str = "pos_file";
     pub const FORWARD_MALFORMED: &str = "forward_malformed";
     pub const FORWARD_AUTH: &str = "forward_auth";
-    pub const FORWARD_OUTPUT: &str = "forward_output";
     pub const CONFIG_RELOAD: &str = "config_reload";
 }
 

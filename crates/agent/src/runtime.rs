@@ -57,11 +57,12 @@ pub struct RunSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("output {name} ({kind}) could not start: {message}")]
+    #[error("output {name} ({kind}) could not start: {error}")]
     Output {
         name: String,
         kind: &'static str,
-        message: String,
+        #[source]
+        error: OutputError,
     },
     #[error("source {name} could not start: {error}")]
     Source { name: String, error: std::io::Error },
@@ -69,6 +70,19 @@ pub enum RunError {
     Endpoint {
         addr: SocketAddr,
         error: std::io::Error,
+    },
+}
+
+/// Why an output could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(transparent)]
+    GoogleCloud(#[from] crate::sinks::google_cloud::BuildError),
+    #[error("cannot open the disk buffer {}: {source}", path.display())]
+    DiskBuffer {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -256,10 +270,10 @@ async fn start_output(
     ),
     RunError,
 > {
-    let failed = |message: String| RunError::Output {
+    let failed = |error: OutputError| RunError::Output {
         name: output.name.clone(),
         kind: output.kind.type_name(),
-        message,
+        error,
     };
     let sink = build_sink(&output.name, &output.kind)
         .await
@@ -280,11 +294,11 @@ async fn start_output(
             disk.clone(),
             abort.clone(),
         )
-        .map_err(|e| {
-            failed(format!(
-                "cannot open the disk buffer {}: {e}",
-                disk.path.display()
-            ))
+        .map_err(|source| {
+            failed(OutputError::DiskBuffer {
+                path: disk.path.clone(),
+                source,
+            })
         })?,
         None => spawn_output(
             &output.name,
@@ -307,7 +321,7 @@ async fn stop_started_outputs(abort: &CancellationToken, joins: Vec<tokio::task:
     }
 }
 
-async fn build_sink(name: &str, kind: &OutputKind) -> Result<Arc<dyn Sink>, String> {
+async fn build_sink(name: &str, kind: &OutputKind) -> Result<Arc<dyn Sink>, OutputError> {
     Ok(match kind {
         OutputKind::Stdout => Arc::new(StdoutSink),
         OutputKind::Null => Arc::new(NullSink),

@@ -99,11 +99,11 @@ impl Sink for MeteredSink {
                     m.buffer_bytes.add(-(bytes as i64));
                     m.health.delivered();
                 }
-                Err(_) => {
+                Err(error) => {
                     m.retry_count.inc();
                     m.num_errors.inc();
                     m.retried.add(entries);
-                    metrics::error(metrics::class::OUTPUT_FLUSH);
+                    metrics::error(error.class());
                     m.health.failed();
                 }
             }

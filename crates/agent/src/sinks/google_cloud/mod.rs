@@ -25,9 +25,10 @@ use tokio::time::Instant;
 
 use gcloud_logging::WriteLogEntriesRequest;
 
+pub use auth::{AuthError, CredentialsError};
 pub use config::{AuthMode, Compression, GoogleCloudConfig, OversizeEntries};
-pub use metadata::Resolved;
-pub use service::GoogleCloudStats;
+pub use metadata::{MetadataError, Resolved};
+pub use service::{GoogleCloudStats, WriteError};
 
 use self::encoder::{EncodeSettings, Encoded, encode_chunk_into};
 use self::service::{DeadLetter, Service};
@@ -53,16 +54,29 @@ const ENTRY_FIELDS_BYTES: usize = 160;
 /// a second request.
 const REQUEST_FILL: f64 = 0.9;
 
+/// Why the output cannot start: configuration problems that no retry would fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("plain http:// is only used for an endpoint set with `endpoint`")]
+    PlainHttp,
+    #[error(transparent)]
+    Tls(#[from] http::TlsSetupError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+}
+
 /// Builds the output: resolves credentials, project and resource (asking the metadata server
-/// with short timeouts). Errors are configuration problems that no retry would fix.
-pub async fn build(config: GoogleCloudConfig) -> Result<Arc<dyn Sink>, String> {
+/// with short timeouts).
+pub async fn build(config: GoogleCloudConfig) -> Result<Arc<dyn Sink>, BuildError> {
     Ok(build_sink(config).await?)
 }
 
 /// [`build`], keeping the concrete type (for its counters and resolved resource).
-pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink>, String> {
+pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink>, BuildError> {
     if config.endpoint.starts_with("http://") && !config.endpoint_explicit {
-        return Err("plain http:// is only used for an endpoint set with `endpoint`".into());
+        return Err(BuildError::PlainHttp);
     }
     let http = http::HttpClient::new(Duration::from_secs(10))?;
     let metadata_http = http::HttpClient::new(config.metadata_timeout)?;

@@ -18,7 +18,7 @@ impl Sink for TestSink {
                 .extend(delivery.events.iter().map(id));
             Ok(())
         } else {
-            Err(SinkError::new("endpoint down"))
+            Err(SinkError::other("endpoint down"))
         };
         Box::pin(async move { (delivery, result) })
     }
