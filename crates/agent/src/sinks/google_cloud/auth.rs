@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::config::{AuthMode, GoogleCloudConfig};
 use super::http::{HttpClient, HttpError};
 use super::metadata::MetadataClient;
-use crate::metrics::class;
+use crate::metrics::{Metrics, class};
 
 /// The OAuth scope for writing logs.
 pub const LOGGING_WRITE_SCOPE: &str = "https://www.googleapis.com/auth/logging.write";
@@ -301,13 +301,20 @@ pub struct TokenSource {
     /// Held while a fetch runs, so concurrent senders wait for one fetch instead of each doing one.
     fetching: tokio::sync::Mutex<()>,
     refreshing: std::sync::atomic::AtomicBool,
+    /// Where fetches are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl TokenSource {
-    pub fn new(credentials: Credentials, http: HttpClient) -> Arc<TokenSource> {
+    pub fn new(
+        credentials: Credentials,
+        http: HttpClient,
+        metrics: Arc<Metrics>,
+    ) -> Arc<TokenSource> {
         Arc::new(TokenSource {
             credentials,
             http,
+            metrics,
             cached: Mutex::new(None),
             fetching: tokio::sync::Mutex::new(()),
             refreshing: std::sync::atomic::AtomicBool::new(false),
@@ -367,7 +374,8 @@ impl TokenSource {
             }
         }
         let fetched = self.fetch().await;
-        crate::metrics::GOOGLE_CLOUD_TOKEN_REFRESHES
+        self.metrics
+            .google_cloud_token_refreshes
             .with(&[if fetched.is_ok() { "ok" } else { "error" }])
             .inc();
         let (token, lifetime) = fetched?;
@@ -389,7 +397,7 @@ impl TokenSource {
         tokio::spawn(async move {
             if let Err(e) = this.refresh(None, REFRESH_MARGIN).await {
                 // A failed inline fetch fails a send and is counted with it; this one fails none.
-                crate::metrics::error(e.class());
+                this.metrics.error(e.class());
                 tracing::warn!(error = %e, "refreshing the access token failed; the current one is used until it expires");
             }
             this.refreshing.store(false, Ordering::Release);

@@ -34,6 +34,7 @@ use self::encoder::{EncodeSettings, Encoded, encode_chunk_into};
 use self::service::{DeadLetter, Service};
 use super::{Batching, Concurrency, Delivery, Prepared, SendFuture, Sink, SinkError};
 use crate::event::Event;
+use crate::metrics::Metrics;
 
 /// Room for what the server adds to each entry (`receiveTimestamp`, field names).
 const SERVER_FIELDS_BYTES: usize = 128;
@@ -68,13 +69,25 @@ pub enum BuildError {
 }
 
 /// Builds the output: resolves credentials, project and resource (asking the metadata server
-/// with short timeouts).
-pub async fn build(config: GoogleCloudConfig) -> Result<Arc<dyn Sink>, BuildError> {
-    Ok(build_sink(config).await?)
+/// with short timeouts). Its requests and token fetches are counted in `metrics`.
+pub async fn build(
+    config: GoogleCloudConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Sink>, BuildError> {
+    Ok(build_sink_counted(config, metrics).await?)
 }
 
-/// [`build`], keeping the concrete type (for its counters and resolved resource).
+/// [`build`], keeping the concrete type (for its counters and resolved resource), with metrics
+/// of its own.
 pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink>, BuildError> {
+    build_sink_counted(config, Arc::default()).await
+}
+
+/// [`build`], keeping the concrete type.
+pub async fn build_sink_counted(
+    config: GoogleCloudConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<GoogleCloudSink>, BuildError> {
     if config.endpoint.starts_with("http://") && !config.endpoint_explicit {
         return Err(BuildError::PlainHttp);
     }
@@ -123,7 +136,7 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
     };
     let stats = Arc::new(GoogleCloudStats::default());
     let service = Service {
-        tokens: auth::TokenSource::new(credentials, http.clone()),
+        tokens: auth::TokenSource::new(credentials, http.clone(), metrics.clone()),
         http,
         url: format!("{}/v2/entries:write", config.endpoint),
         compress: config.compress,
@@ -132,6 +145,7 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
         dead_letter: DeadLetter::new(config.dead_letter_path.clone()),
         stats: stats.clone(),
         last_success_log: Mutex::new(None),
+        metrics,
     };
     let batching = Batching {
         max_bytes: (config.max_request_bytes as f64 * REQUEST_FILL) as usize,

@@ -21,7 +21,7 @@ use super::auth::{AccessToken, AuthError, TokenSource};
 use super::config::Compression;
 use super::encoder::{Batch, Unsendable};
 use super::http::{HttpClient, HttpError};
-use crate::metrics::class;
+use crate::metrics::{Metrics, class};
 use crate::sinks::{FailureKind, SinkError};
 
 /// Why a chunk did not reach Cloud Logging: the token, the connection, the API's answer or the
@@ -175,6 +175,7 @@ pub struct Service {
     pub dead_letter: DeadLetter,
     pub stats: Arc<GoogleCloudStats>,
     pub last_success_log: Mutex<Option<Instant>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Service {
@@ -304,7 +305,7 @@ impl Service {
         loop {
             let started = Instant::now();
             let answer = self.exchange(body.clone(), token.as_ref()).await;
-            observe_request(&answer, started.elapsed(), body.len());
+            observe_request(&self.metrics, &answer, started.elapsed(), body.len());
             self.stats.requests_sent.fetch_add(1, Ordering::Relaxed);
             let answer = match answer {
                 Ok(answer) => answer,
@@ -554,8 +555,12 @@ pub(crate) fn retry_after(headers: &HeaderMap, error: Option<&ErrorBody>) -> Opt
 /// `logferry_errors_total` once, with the chunk it fails (by the output's metering, from
 /// [`WriteError::class`]); an answer that does not fail the chunk (a 401 cured by a new token, a
 /// 400 bisected) shows in the `code` label here.
-fn observe_request(answer: &Result<super::http::Answer, HttpError>, took: Duration, bytes: usize) {
-    use crate::metrics;
+fn observe_request(
+    metrics: &Metrics,
+    answer: &Result<super::http::Answer, HttpError>,
+    took: Duration,
+    bytes: usize,
+) {
     let code = match answer {
         Err(_) => "error",
         Ok(a) => match a.status.as_u16() {
@@ -564,10 +569,12 @@ fn observe_request(answer: &Result<super::http::Answer, HttpError>, took: Durati
             _ => "5xx",
         },
     };
-    metrics::GOOGLE_CLOUD_REQUEST_DURATION
+    metrics
+        .google_cloud_request_duration
         .with(&[code])
         .observe_duration(took);
-    metrics::GOOGLE_CLOUD_REQUEST_BYTES
+    metrics
+        .google_cloud_request_bytes
         .with(&[])
         .observe(bytes as f64);
 }
