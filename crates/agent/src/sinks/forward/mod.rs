@@ -7,6 +7,8 @@
 //! encoded once, so a retry resends the same ids.
 
 mod config;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
