@@ -169,6 +169,9 @@ pub struct Measured {
     pub wc_cpu_s: f64,
     /// The concurrency limit: highest before the storm, lowest in it, highest after it.
     pub limits: Option<(i64, i64, i64)>,
+    /// Node rows: CPU % of a core while the lines are written, after the agent has found and
+    /// opened every file (its start-up is not what a node pays all day).
+    pub steady_cpu_pct: Option<f64>,
 }
 
 pub fn median(values: &mut [f64]) -> f64 {
@@ -414,8 +417,16 @@ fn measure(
             per_file_rate,
             ..
         } => {
+            // Every file found and opened: one poll after the first refresh.
+            std::thread::sleep(Duration::from_secs(2));
+            let (cpu0, t0) = (agent.cpu_s().unwrap_or(0.0), Instant::now());
             let (w, b) = node::write(&node_logs, active, per_file_rate, lines, base)
                 .map_err(|e| e.to_string())?;
+            let caught_up = sink.wait_all(Duration::from_secs(60 + lines / 10_000));
+            let cpu = agent.cpu_s().unwrap_or(0.0) - cpu0;
+            if caught_up {
+                m.steady_cpu_pct = Some(100.0 * cpu / t0.elapsed().as_secs_f64());
+            }
             written_at = w;
             m.bytes = b;
         }
@@ -644,7 +655,7 @@ pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
             ),
             fmt(
                 if live || idle {
-                    med(&|m| 100.0 * m.cpu_s / m.wall_s)
+                    med(&|m| m.steady_cpu_pct.unwrap_or(100.0 * m.cpu_s / m.wall_s))
                 } else {
                     na
                 },

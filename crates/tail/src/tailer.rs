@@ -129,6 +129,11 @@ struct Tracked {
     /// Wall-clock time the file was opened: a sibling written after it may be a file that
     /// was rotated in and out between two polls.
     opened_at: std::time::SystemTime,
+    /// Since when reads have found nothing new (`None`: the last read found lines).
+    idle_since: Option<Instant>,
+    /// A file idle for a while is looked at (read, checked for rotation and truncation) less
+    /// often than every poll (see [`IDLE_LOOK_MAX`]): not before this. `None`: at the next poll.
+    next_look: Option<Instant>,
 }
 
 /// A path whose file rotated away, waiting for its successor.
@@ -140,6 +145,17 @@ struct Waiting {
     /// When the path was found empty.
     at: Instant,
 }
+
+/// The longest an idle file goes without being looked at. A node has thousands of container
+/// logs and most are quiet: looking at each on every poll (a stat of its path, an fstat and a
+/// read) cost more than the busy ones' lines. A file idle for `t` ≥ [`IDLE_BEFORE_BACKOFF`] is
+/// looked at every `t / 4`, at most every second, so a busy file (or one quiet for a moment)
+/// keeps its poll-interval latency and a line in a long-quiet file waits at most this much
+/// longer (Vector's file source backs off to 2 s).
+const IDLE_LOOK_MAX: Duration = Duration::from_secs(1);
+
+/// Idle for less than this, a file is looked at on every poll.
+const IDLE_BEFORE_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Paths waiting for a successor, at most: past this the longest-waiting is forgotten.
 const MOST_WAITING: usize = 256;
@@ -174,6 +190,9 @@ pub struct Tailer {
     dirty: bool,
     at_eof: bool,
     opened: u64,
+    /// Look at every file on every poll (the agent is draining or reloading, and must not
+    /// call a file done that it skipped).
+    eager: bool,
 }
 
 impl Tailer {
@@ -203,6 +222,7 @@ impl Tailer {
             dirty: false,
             at_eof: false,
             opened: 0,
+            eager: false,
         };
         for entry in entries {
             if entry.offset != UNWATCHED {
@@ -230,12 +250,17 @@ impl Tailer {
         let mut order: Vec<usize> = (0..self.files.len()).collect();
         order.sort_by_key(|&i| (self.files[i].rotated_at.is_none(), self.files[i].rotated_at));
         let mut unfinished_paths: HashSet<Arc<Path>> = HashSet::new();
+        let eager = self.eager;
         for index in order {
             let tracked = &mut self.files[index];
             if tracked.rotated_at.is_none() && unfinished_paths.contains(&tracked.file.path) {
                 at_eof = false;
                 continue;
             }
+            if !eager && tracked.next_look.is_some_and(|at| now < at) {
+                continue; // idle, and was at its end when last looked at
+            }
+            let offset_before = tracked.file.read_offset();
             while budget > 0 {
                 match tracked.file.read(
                     self.cfg.read_size.min(budget).max(4096),
@@ -261,6 +286,14 @@ impl Tailer {
                     unfinished_paths.insert(tracked.file.path.clone());
                 }
             }
+            if tracked.file.read_offset() != offset_before {
+                tracked.idle_since = None;
+                tracked.next_look = None;
+            } else if tracked.rotated_at.is_none() {
+                let idle = now.saturating_duration_since(*tracked.idle_since.get_or_insert(now));
+                tracked.next_look =
+                    (idle >= IDLE_BEFORE_BACKOFF).then(|| now + (idle / 4).min(IDLE_LOOK_MAX));
+            }
             let id = tracked.file.id;
             let path = tracked.file.path.clone();
             for piece in pieces.drain(..) {
@@ -272,9 +305,16 @@ impl Tailer {
         chunks
     }
 
-    /// True when the last [`poll`](Self::poll) reached the end of every file.
+    /// True when the last [`poll`](Self::poll) reached the end of every file (an idle file it
+    /// did not look at counts as at its end, unless [`set_eager`](Self::set_eager)).
     pub fn caught_up(&self) -> bool {
         self.at_eof
+    }
+
+    /// From now on, every poll looks at every file (draining, reloading): a file skipped for
+    /// being idle may have just been written to.
+    pub fn set_eager(&mut self, eager: bool) {
+        self.eager = eager;
     }
 
     /// Hands out every held last line without a newline: the agent is draining.
@@ -400,6 +440,9 @@ impl Tailer {
     fn check_paths(&mut self, now: Instant) {
         let mut missed = Vec::new();
         for tracked in &mut self.files {
+            if !self.eager && tracked.next_look.is_some_and(|at| now < at) {
+                continue; // checked when it is next looked at
+            }
             if tracked.file.truncated() && tracked.file.restart().is_ok() {
                 if let Some(p) = self.positions.get_mut(&tracked.file.id) {
                     p.checkpoint.reset();
@@ -555,12 +598,19 @@ impl Tailer {
         } else {
             self.cfg.paths.literal_paths().collect()
         };
+        // A set, not a scan per candidate: a node's glob matches thousands of files, and
+        // comparing paths component by component for each pair was most of a refresh.
+        if candidates.is_empty() {
+            return; // a glob between two refreshes
+        }
+        let followed: HashSet<Arc<Path>> = self
+            .files
+            .iter()
+            .filter(|t| t.rotated_at.is_none())
+            .map(|t| t.file.path.clone())
+            .collect();
         for path in candidates {
-            let has_current = self
-                .files
-                .iter()
-                .any(|t| t.rotated_at.is_none() && *t.file.path == *path);
-            if !has_current {
+            if !followed.contains(path.as_path()) {
                 self.start_following(path, now);
             }
         }
@@ -630,6 +680,8 @@ impl Tailer {
                     file,
                     rotated_at,
                     opened_at,
+                    idle_since: None,
+                    next_look: None,
                 });
                 if rotated_at.is_none() {
                     self.notices.push(if resumed {

@@ -316,3 +316,48 @@ fn check(mut h: Harness, actions: Vec<Action>) -> Result<(), TestCaseError> {
     }
     Ok(())
 }
+
+/// A file quiet for a while is looked at less often than every poll (at most a second apart),
+/// a busy one on every poll, and every file on every poll while the agent drains.
+#[test]
+fn an_idle_file_is_looked_at_less_often_and_every_poll_when_eager() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    fs::write(&log, "first\n").unwrap();
+    let spec = PathSpec::new(vec![log.display().to_string()], &[]).unwrap();
+    let t0 = Instant::now();
+    let mut tailer = Tailer::new(TailConfig::new(spec), t0).unwrap();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let lines = |chunks: Vec<tail::Chunk>| -> String {
+        chunks
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c.data).into_owned())
+            .collect()
+    };
+    assert_eq!(lines(tailer.poll(at(0))), "first\n");
+    // Quiet for a moment: still looked at on every poll.
+    tailer.poll(at(100));
+    fs::write(&log, "first\nsecond\n").unwrap();
+    assert_eq!(lines(tailer.poll(at(200))), "second\n");
+    // Quiet for two seconds: the next look is half a second later.
+    tailer.poll(at(300));
+    tailer.poll(at(2_300));
+    let mut file = OpenOptions::new().append(true).open(&log).unwrap();
+    file.write_all(b"third\n").unwrap();
+    assert_eq!(lines(tailer.poll(at(2_400))), "", "skipped: idle");
+    assert!(
+        tailer.caught_up(),
+        "a skipped idle file counts as at its end"
+    );
+    assert_eq!(lines(tailer.poll(at(2_800))), "third\n");
+    // Busy again: every poll.
+    file.write_all(b"fourth\n").unwrap();
+    assert_eq!(lines(tailer.poll(at(2_850))), "fourth\n");
+    // Idle again, and draining: every poll looks.
+    tailer.poll(at(2_900));
+    tailer.poll(at(6_900));
+    file.write_all(b"fifth\n").unwrap();
+    assert_eq!(lines(tailer.poll(at(6_950))), "");
+    tailer.set_eager(true);
+    assert_eq!(lines(tailer.poll(at(6_960))), "fifth\n");
+}

@@ -72,7 +72,7 @@ impl TailMetrics {
         if now < self.next_positions {
             return None;
         }
-        self.next_positions = now + POSITIONS_EVERY;
+        self.next_positions = now + super::source::per_file_scaled(POSITIONS_EVERY, tailer);
         Some(tailer.pos_entries())
     }
 
