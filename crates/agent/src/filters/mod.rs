@@ -12,6 +12,10 @@ pub use record_transformer::RecordTransformer;
 use crate::event::Event;
 
 pub trait Filter: Send + Sync {
+    /// Starts what the filter runs beside the pipeline (the `kubernetes_metadata` watch), from
+    /// within the runtime, before the sources; stopped when the filter is dropped.
+    fn start(&self) {}
+
     /// Changes the event in place; `false` drops it (intentionally: it counts as delivered).
     fn apply(&self, event: &mut Event) -> bool;
 }
