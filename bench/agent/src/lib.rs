@@ -5,6 +5,7 @@
 //! and reports the medians of several runs as a Markdown table, with `wc -l` on the same file as
 //! the floor.
 
+pub mod node;
 pub mod process;
 pub mod sink;
 pub mod workload;
@@ -62,6 +63,14 @@ pub enum Mode {
     /// request refused) from 0.3 × to 1.3 × `--live-seconds`: the agent's concurrency limit,
     /// scraped from its /metrics, must fall and recover, and every line arrive.
     Storm(u64),
+    /// kubelet's layout with `files` container logs (CRI format), `per_file_rate` lines/s
+    /// written to each of the first `active` for `--live-seconds`, read by the DaemonSet's
+    /// config (see [`node`]).
+    Node {
+        files: usize,
+        active: usize,
+        per_file_rate: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,13 +90,22 @@ impl Scenario {
             Mode::Idle => "idle".to_owned(),
             Mode::Drain => "drain".to_owned(),
             Mode::Storm(rate) => format!("live {}k/s, 429 storm", rate / 1000),
+            Mode::Node {
+                files,
+                active,
+                per_file_rate,
+            } => format!("node, {active} of {files} files × {per_file_rate}/s"),
+        };
+        let kind = match self.mode {
+            Mode::Node { .. } => "cri",
+            _ => self.kind.name(),
         };
         let sink = match (self.sink, self.latency_ms) {
             (SinkKind::Counting, 0) => "counting".to_owned(),
             (SinkKind::Counting, ms) => format!("sink at {ms} ms"),
             (SinkKind::Emulator, _) => "emulator".to_owned(),
         };
-        format!("{} {mode} → {sink}", self.kind.name())
+        format!("{kind} {mode} → {sink}")
     }
 }
 
@@ -96,6 +114,11 @@ pub fn scenarios() -> Vec<Scenario> {
     use Kind::*;
     use Mode::*;
     use SinkKind::*;
+    let node = |files, active| Node {
+        files,
+        active,
+        per_file_rate: 100,
+    };
     let s = |kind, mode, sink, latency_ms| Scenario {
         kind,
         mode,
@@ -118,6 +141,10 @@ pub fn scenarios() -> Vec<Scenario> {
         s(Text, Live(100_000), Counting, 50),
         s(Json, Live(100_000), Counting, 50),
         s(Text, Storm(100_000), Counting, 200),
+        s(Text, node(1000, 1000), Counting, 50),
+        // Discovery's cost: the same 50 busy files alone, and among 4,950 idle ones.
+        s(Text, node(50, 50), Counting, 50),
+        s(Text, node(5000, 50), Counting, 50),
         s(Text, Idle, Counting, 0),
     ]
 }
@@ -245,7 +272,16 @@ fn run_once(options: &Options, scenario: Scenario) -> Result<Measured, String> {
             ((rate as f64 * options.live_seconds) as u64).clamp(1, options.lines.max(1))
         }
         Mode::Storm(rate) => (rate as f64 * options.live_seconds * 1.6) as u64,
+        Mode::Node {
+            active,
+            per_file_rate,
+            ..
+        } => ((active as u64 * per_file_rate) as f64 * options.live_seconds) as u64,
         Mode::Idle => 0,
+    };
+    let lines = match scenario.mode {
+        Mode::Node { .. } => lines.clamp(1, options.lines.max(1)),
+        _ => lines,
     };
     let (log, bytes) = match scenario.mode {
         Mode::Backlog | Mode::Drain => workload_path(options, scenario.kind, lines)?,
@@ -303,19 +339,25 @@ fn measure(
     let base = Instant::now();
     let latency = Duration::from_millis(options.sink_latency_ms.unwrap_or(scenario.latency_ms));
     let sink = Sink::start(base, lines, upstream, latency).map_err(|e| e.to_string())?;
-    std::fs::write(
-        &config_path,
-        config(
+    let node_logs = match scenario.mode {
+        Mode::Node { files, .. } => node::lay_out(run_dir, files).map_err(|e| e.to_string())?,
+        _ => Vec::new(),
+    };
+    let config_text = match scenario.mode {
+        Mode::Node { .. } => node::config(run_dir, sink.addr, &options.output_params),
+        _ => config(
             scenario.kind,
             log,
             &run_dir.join("app.log.pos"),
             sink.addr,
             &options.output_params,
         ),
-    )
-    .map_err(|e| e.to_string())?;
+    };
+    std::fs::write(&config_path, config_text).map_err(|e| e.to_string())?;
     let mut command = Command::new(&options.bin);
     command.arg("run").arg("-c").arg(&config_path);
+    // The DaemonSet gives the agent its node's name from the downward API.
+    command.env("NODE_NAME", "gke-bench-default-pool-1a2b3c4d-wxyz");
     let metrics = match scenario.mode {
         Mode::Storm(_) => {
             let addr = free_port().map_err(|e| e.to_string())?;
@@ -367,6 +409,16 @@ fn measure(
             m.bytes = b;
             m.limits = Some(storm.1?);
         }
+        Mode::Node {
+            active,
+            per_file_rate,
+            ..
+        } => {
+            let (w, b) = node::write(&node_logs, active, per_file_rate, lines, base)
+                .map_err(|e| e.to_string())?;
+            written_at = w;
+            m.bytes = b;
+        }
         Mode::Drain => return drain(agent, &sink, log, m),
         Mode::Backlog => {}
     }
@@ -410,7 +462,7 @@ fn measure(
         m.page_faults = usage.page_faults;
     }
     m.peak_rss_kib = usage.max_rss_kib;
-    if m.bytes > 0 {
+    if m.bytes > 0 && node_logs.is_empty() {
         m.wc_cpu_s = process::wc_cpu_s(log, 3);
     }
     Ok(m)
@@ -546,7 +598,10 @@ pub fn table(rows: &[(String, Scenario, Vec<Measured>)]) -> String {
         let gib = |m: &Measured| m.bytes as f64 / GIB;
         let lines = med(&|m| m.lines as f64);
         let idle = matches!(scenario.mode, Mode::Idle);
-        let live = matches!(scenario.mode, Mode::Live(_) | Mode::Storm(_));
+        let live = matches!(
+            scenario.mode,
+            Mode::Live(_) | Mode::Storm(_) | Mode::Node { .. }
+        );
         let na = f64::NAN;
         let _ = writeln!(
             out,

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::metrics;
+use crate::telemetry::Telemetry;
 
 /// How long an output may fail without a single success before `/readyz` says not ready.
 pub const READY_FAILING_LIMIT: Duration = Duration::from_secs(300);
@@ -108,69 +109,68 @@ pub struct PluginInfo {
     pub kind: String,
 }
 
-struct State {
+/// What `/readyz` and `/api/plugins.json` answer from: whether a pipeline runs, its plugins
+/// and whether each output is delivering. One per agent (see [`Telemetry`]).
+#[derive(Default)]
+pub struct Health {
     loaded: AtomicBool,
     outputs: Mutex<BTreeMap<String, Arc<OutputHealth>>>,
     plugins: Mutex<Vec<PluginInfo>>,
 }
 
-static STATE: State = State {
-    loaded: AtomicBool::new(false),
-    outputs: Mutex::new(BTreeMap::new()),
-    plugins: Mutex::new(Vec::new()),
-};
-
-/// The health of output `plugin_id`, fresh for a new pipeline.
-pub fn register_output(plugin_id: &str) -> Arc<OutputHealth> {
-    let health = Arc::new(OutputHealth::default());
-    STATE
-        .outputs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(plugin_id.to_string(), health.clone());
-    health
-}
-
-/// A pipeline is starting with these plugins: outputs of an earlier one no longer count.
-pub fn pipeline_started(plugins: Vec<PluginInfo>) {
-    STATE
-        .outputs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
-    *STATE.plugins.lock().unwrap_or_else(|p| p.into_inner()) = plugins;
-    STATE.loaded.store(true, Ordering::Release);
-}
-
-/// `Ok(())` when ready, else the reasons.
-pub fn readiness() -> Result<(), Vec<String>> {
-    let mut reasons = Vec::new();
-    if !STATE.loaded.load(Ordering::Acquire) {
-        reasons.push("no configuration loaded yet".to_string());
+impl Health {
+    /// The health of output `plugin_id`, fresh for a new pipeline.
+    pub fn register_output(&self, plugin_id: &str) -> Arc<OutputHealth> {
+        let health = Arc::new(OutputHealth::default());
+        self.outputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(plugin_id.to_string(), health.clone());
+        health
     }
-    for (name, health) in STATE
-        .outputs
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-    {
-        if let Some(d) = health.failing_longer_than(READY_FAILING_LIMIT) {
-            reasons.push(format!(
-                "output {name} has failed every delivery for {}s ({} attempts)",
-                d.as_secs(),
-                health.consecutive_failures.load(Ordering::Relaxed)
-            ));
+
+    /// A pipeline is starting with these plugins: outputs of an earlier one no longer count.
+    pub fn pipeline_started(&self, plugins: Vec<PluginInfo>) {
+        self.outputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        *self.plugins.lock().unwrap_or_else(|p| p.into_inner()) = plugins;
+        self.loaded.store(true, Ordering::Release);
+    }
+
+    /// `Ok(())` when ready, else the reasons.
+    pub fn readiness(&self) -> Result<(), Vec<String>> {
+        let mut reasons = Vec::new();
+        if !self.loaded.load(Ordering::Acquire) {
+            reasons.push("no configuration loaded yet".to_string());
+        }
+        for (name, health) in self
+            .outputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            if let Some(d) = health.failing_longer_than(READY_FAILING_LIMIT) {
+                reasons.push(format!(
+                    "output {name} has failed every delivery for {}s ({} attempts)",
+                    d.as_secs(),
+                    health.consecutive_failures.load(Ordering::Relaxed)
+                ));
+            }
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
         }
     }
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(reasons)
-    }
 }
 
-fn plugins_json() -> String {
-    let plugins = STATE
+fn plugins_json(telemetry: &Telemetry) -> String {
+    let m = &telemetry.metrics;
+    let plugins = telemetry
+        .health
         .plugins
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -201,16 +201,14 @@ fn plugins_json() -> String {
                 "output_plugin": output,
             });
             if output {
-                v["retry_count"] = series(&metrics::OUTPUT_RETRY_COUNT, p).unwrap_or(0).into();
-                v["emit_records"] = series(&metrics::OUTPUT_EMIT_RECORDS, p).unwrap_or(0).into();
-                v["write_count"] = series(&metrics::OUTPUT_WRITE_COUNT, p).unwrap_or(0).into();
+                v["retry_count"] = series(&m.output_retry_count, p).unwrap_or(0).into();
+                v["emit_records"] = series(&m.output_emit_records, p).unwrap_or(0).into();
+                v["write_count"] = series(&m.output_write_count, p).unwrap_or(0).into();
                 v["buffer_total_queued_size"] =
-                    gauge(&metrics::OUTPUT_BUFFER_BYTES, p).unwrap_or(0).into();
-                v["buffer_queue_length"] = gauge(&metrics::OUTPUT_BUFFER_ENTRIES, p)
-                    .unwrap_or(0)
-                    .into();
+                    gauge(&m.output_buffer_bytes, p).unwrap_or(0).into();
+                v["buffer_queue_length"] = gauge(&m.output_buffer_entries, p).unwrap_or(0).into();
             } else {
-                v["emit_records"] = series(&metrics::INPUT_RECORDS, p).unwrap_or(0).into();
+                v["emit_records"] = series(&m.input_records, p).unwrap_or(0).into();
             }
             v
         })
@@ -218,21 +216,27 @@ fn plugins_json() -> String {
     serde_json::json!({ "plugins": list }).to_string()
 }
 
-/// Binds `addr` (fails at once when the port is taken) and serves until `shutdown`.
+/// Binds `addr` (fails at once when the port is taken) and serves `telemetry` until `shutdown`.
 pub async fn bind(
     addr: SocketAddr,
+    telemetry: Telemetry,
     reload: Option<Reload>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     info!("serving /metrics, /healthz, /readyz and /api on http://{local}");
-    tokio::spawn(serve(listener, reload, shutdown));
+    tokio::spawn(serve(listener, telemetry, reload, shutdown));
     Ok(local)
 }
 
-/// Serves connections on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, reload: Option<Reload>, shutdown: CancellationToken) {
+/// Serves `telemetry` (and the reload) to connections on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    telemetry: Telemetry,
+    reload: Option<Reload>,
+    shutdown: CancellationToken,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -246,8 +250,9 @@ pub async fn serve(listener: TcpListener, reload: Option<Reload>, shutdown: Canc
             },
         };
         let reload = reload.clone();
+        let telemetry = telemetry.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, peer.ip(), reload).await {
+            if let Err(e) = handle(stream, peer.ip(), &telemetry, reload).await {
                 debug!(%peer, error = %e, "health endpoint: connection ended");
             }
         });
@@ -257,6 +262,7 @@ pub async fn serve(listener: TcpListener, reload: Option<Reload>, shutdown: Canc
 async fn handle(
     mut stream: TcpStream,
     peer: IpAddr,
+    telemetry: &Telemetry,
     reload: Option<Reload>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
@@ -288,7 +294,7 @@ async fn handle(
         peer,
         authorization,
     };
-    let (status, content_type, body) = route(&method, &path, &caller, reload).await;
+    let (status, content_type, body) = route(&method, &path, &caller, telemetry, reload).await;
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
@@ -354,12 +360,13 @@ async fn route(
     method: &str,
     path: &str,
     caller: &Caller<'_>,
+    telemetry: &Telemetry,
     reload: Option<Reload>,
 ) -> (&'static str, &'static str, String) {
     let get = method == "GET" || method == "HEAD";
     match path {
         "/healthz" | "/livez" if get => ("200 OK", TEXT, "ok\n".into()),
-        "/readyz" if get => match readiness() {
+        "/readyz" if get => match telemetry.health.readiness() {
             Ok(()) => ("200 OK", TEXT, "ready\n".into()),
             Err(reasons) => (
                 "503 Service Unavailable",
@@ -370,9 +377,9 @@ async fn route(
         "/metrics" | "/aggregated_metrics" if get => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
-            metrics::render(),
+            telemetry.metrics.render(),
         ),
-        "/api/plugins.json" | "/api/plugins" if get => ("200 OK", JSON, plugins_json()),
+        "/api/plugins.json" | "/api/plugins" if get => ("200 OK", JSON, plugins_json(telemetry)),
         // fluentd's RPC answers GET; POST is what a careful client sends.
         "/api/config.reload" if method == "POST" || method == "GET" => {
             let Some(reload) = reload else {
@@ -450,8 +457,10 @@ mod tests {
             requests: tx,
             token: None,
         };
+        let telemetry = Telemetry::default();
         let addr = bind(
             "127.0.0.1:0".parse().unwrap(),
+            telemetry.clone(),
             Some(reload),
             shutdown.clone(),
         )
@@ -460,7 +469,9 @@ mod tests {
         let health = get(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
         assert!(health.ends_with("ok\n"), "{health}");
-        pipeline_started(Vec::new());
+        let ready = get(addr, "GET /readyz HTTP/1.1\r\n\r\n").await;
+        assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+        telemetry.health.pipeline_started(Vec::new());
         let ready = get(addr, "GET /readyz HTTP/1.1\r\n\r\n").await;
         assert!(ready.starts_with("HTTP/1.1 200 OK"), "{ready}");
         let metrics = get(addr, "GET /metrics HTTP/1.1\r\n\r\n").await;
@@ -494,19 +505,33 @@ mod tests {
     async fn a_reload_from_another_host_is_refused_and_the_probes_still_answer_it() {
         let (tx, mut rx) = mpsc::channel::<ReloadRequest>(1);
         let pod_peer = from("10.8.0.12", None);
-        let (status, _, body) =
-            route("POST", "/api/config.reload", &pod_peer, reload(&tx, None)).await;
+        let telemetry = Telemetry::default();
+        let (status, _, body) = route(
+            "POST",
+            "/api/config.reload",
+            &pod_peer,
+            &telemetry,
+            reload(&tx, None),
+        )
+        .await;
         assert_eq!(status, "403 Forbidden");
         assert!(body.contains("loopback"), "{body}");
         let mapped = from("::ffff:10.8.0.12", None);
-        let (status, _, _) = route("GET", "/api/config.reload", &mapped, reload(&tx, None)).await;
+        let (status, _, _) = route(
+            "GET",
+            "/api/config.reload",
+            &mapped,
+            &telemetry,
+            reload(&tx, None),
+        )
+        .await;
         assert_eq!(status, "403 Forbidden");
         assert!(
             rx.try_recv().is_err(),
             "a refused reload must not reach the supervisor"
         );
         for path in ["/healthz", "/metrics"] {
-            let (status, _, _) = route("GET", path, &pod_peer, reload(&tx, None)).await;
+            let (status, _, _) = route("GET", path, &pod_peer, &telemetry, reload(&tx, None)).await;
             assert_eq!(status, "200 OK", "{path}");
         }
         // Loopback, IPv4, IPv6 and IPv4-mapped, is the pod itself: the reload goes through.
@@ -518,8 +543,14 @@ mod tests {
             let _ = reply.send(Ok("reloaded".into()));
         });
         let local = from("127.0.0.1", None);
-        let (status, _, body) =
-            route("POST", "/api/config.reload", &local, reload(&tx, None)).await;
+        let (status, _, body) = route(
+            "POST",
+            "/api/config.reload",
+            &local,
+            &telemetry,
+            reload(&tx, None),
+        )
+        .await;
         assert_eq!(status, "200 OK", "{body}");
     }
 
@@ -552,6 +583,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let addr = bind(
             "127.0.0.1:0".parse().unwrap(),
+            Telemetry::default(),
             reload(&tx, Some("s3cret-token")),
             shutdown.clone(),
         )

@@ -19,3 +19,4 @@ pub mod router;
 pub mod runtime;
 pub mod sinks;
 pub mod sources;
+pub mod telemetry;

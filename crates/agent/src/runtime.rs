@@ -25,16 +25,21 @@ use crate::sinks::metered::{MeteredSink, OutputMetrics};
 use crate::sinks::null::NullSink;
 use crate::sinks::stdout::StdoutSink;
 use crate::sinks::{OutputHandle, Sink, spawn_output};
-use crate::sources::forward::spawn_forward_source;
+use crate::sources::forward::{KeptListeners, spawn_forward_source};
 use crate::sources::tail::{DrainPolicy, SourceControl, spawn_tail_source};
+use crate::telemetry::Telemetry;
 
-/// How a run ends.
+/// How a run ends, and the handles that outlive it.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Longest time from the stop request to exit.
     pub drain_timeout: Duration,
     /// How the sources decide the writer is done before their final read.
     pub drain: DrainPolicy,
+    /// The metrics and health the pipeline counts into and the endpoint serves.
+    pub telemetry: Telemetry,
+    /// The forward inputs' sockets, taken over by the next pipeline after a reload.
+    pub listeners: KeptListeners,
 }
 
 impl Default for RunOptions {
@@ -42,6 +47,8 @@ impl Default for RunOptions {
         Self {
             drain_timeout: Duration::from_secs(25),
             drain: DrainPolicy::default(),
+            telemetry: Telemetry::default(),
+            listeners: KeptListeners::default(),
         }
     }
 }
@@ -57,11 +64,12 @@ pub struct RunSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("output {name} ({kind}) could not start: {message}")]
+    #[error("output {name} ({kind}) could not start: {error}")]
     Output {
         name: String,
         kind: &'static str,
-        message: String,
+        #[source]
+        error: OutputError,
     },
     #[error("source {name} could not start: {error}")]
     Source { name: String, error: std::io::Error },
@@ -69,6 +77,19 @@ pub enum RunError {
     Endpoint {
         addr: SocketAddr,
         error: std::io::Error,
+    },
+}
+
+/// Why an output could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(transparent)]
+    GoogleCloud(#[from] crate::sinks::google_cloud::BuildError),
+    #[error("cannot open the disk buffer {}: {source}", path.display())]
+    DiskBuffer {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -92,12 +113,13 @@ pub async fn run_with(
     reloading: Arc<AtomicBool>,
 ) -> Result<RunSummary, RunError> {
     let abort = CancellationToken::new();
-    health::pipeline_started(plugin_infos(&pipeline));
+    let telemetry = &options.telemetry;
+    telemetry.health.pipeline_started(plugin_infos(&pipeline));
     let mut output_metrics = Vec::new();
     let mut handles = Vec::new();
     let mut joins: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     for output in &pipeline.outputs {
-        let (handle, join, counted) = match start_output(output, &abort).await {
+        let (handle, join, counted) = match start_output(output, telemetry, &abort).await {
             Ok(started) => started,
             Err(error) => {
                 stop_started_outputs(&abort, joins).await;
@@ -125,6 +147,7 @@ pub async fn run_with(
     let router = Arc::new(Router::new(scopes, handles).with_metrics(output_metrics));
     let control = SourceControl {
         policy: Arc::new(options.drain.clone()),
+        metrics: telemetry.metrics.clone(),
         ..SourceControl::default()
     };
     let mut threads = Vec::new();
@@ -136,7 +159,7 @@ pub async fn run_with(
             _ => None,
         })
         .collect();
-    crate::sources::forward::release_listeners_except(&forward_addrs);
+    options.listeners.release_except(&forward_addrs);
     for source in pipeline.sources {
         let started = match source.kind {
             SourceKind::Tail(config) => {
@@ -157,6 +180,7 @@ pub async fn run_with(
                     router.clone(),
                     source.label,
                     control.clone(),
+                    &options.listeners,
                 )
             }
             // Served by the supervisor for the life of the process.
@@ -250,6 +274,7 @@ pub async fn run_with(
 /// buffer).
 async fn start_output(
     output: &OutputDef,
+    telemetry: &Telemetry,
     abort: &CancellationToken,
 ) -> Result<
     (
@@ -259,12 +284,12 @@ async fn start_output(
     ),
     RunError,
 > {
-    let failed = |message: String| RunError::Output {
+    let failed = |error: OutputError| RunError::Output {
         name: output.name.clone(),
         kind: output.kind.type_name(),
-        message,
+        error,
     };
-    let sink = build_sink(&output.name, &output.kind)
+    let sink = build_sink(&output.name, &output.kind, &telemetry.metrics)
         .await
         .map_err(failed)?;
     info!(
@@ -272,7 +297,7 @@ async fn start_output(
         output.pattern,
         output.kind.type_name()
     );
-    let counted = OutputMetrics::new(&output.name, output.kind.type_name());
+    let counted = OutputMetrics::new(telemetry, &output.name, output.kind.type_name());
     let sink = MeteredSink::wrap(sink, counted.clone());
     let (handle, join) = match &output.buffer.disk {
         Some(disk) => crate::sinks::disk_buffer::spawn_disk_output(
@@ -283,11 +308,11 @@ async fn start_output(
             disk.clone(),
             abort.clone(),
         )
-        .map_err(|e| {
-            failed(format!(
-                "cannot open the disk buffer {}: {e}",
-                disk.path.display()
-            ))
+        .map_err(|source| {
+            failed(OutputError::DiskBuffer {
+                path: disk.path.clone(),
+                source,
+            })
         })?,
         None => spawn_output(
             &output.name,
@@ -310,14 +335,20 @@ async fn stop_started_outputs(abort: &CancellationToken, joins: Vec<tokio::task:
     }
 }
 
-async fn build_sink(name: &str, kind: &OutputKind) -> Result<Arc<dyn Sink>, String> {
+async fn build_sink(
+    name: &str,
+    kind: &OutputKind,
+    metrics: &Arc<metrics::Metrics>,
+) -> Result<Arc<dyn Sink>, OutputError> {
     Ok(match kind {
         OutputKind::Stdout => Arc::new(StdoutSink),
         OutputKind::Null => Arc::new(NullSink),
         OutputKind::File(config) => Arc::new(FileSink::new(config.clone())),
         OutputKind::GoogleCloud(config) => {
-            let sink = crate::sinks::google_cloud::build_sink((**config).clone()).await?;
-            metrics::register_counters(name, "google_cloud", sink.stats_handle());
+            let sink =
+                crate::sinks::google_cloud::build_sink_counted((**config).clone(), metrics.clone())
+                    .await?;
+            metrics.register_counters(name, "google_cloud", sink.stats_handle());
             sink
         }
         OutputKind::Forward(config) => Arc::new(ForwardSink::new(config.clone())),
@@ -366,6 +397,7 @@ pub async fn supervise(
     reloads: (mpsc::Sender<ReloadRequest>, mpsc::Receiver<ReloadRequest>),
 ) -> Result<RunSummary, RunError> {
     let (reload_tx, mut reload_rx) = reloads;
+    let telemetry = options.run.telemetry.clone();
     let endpoint_reload = health::Reload {
         requests: reload_tx,
         token: options.reload_token.clone(),
@@ -377,7 +409,8 @@ pub async fn supervise(
     let wanted = wanted.chain(first.sources.iter().filter_map(|s| s.kind.endpoint()));
     for addr in wanted.collect::<Vec<_>>() {
         if !serving.contains(&addr) {
-            health::bind(addr, Some(endpoint_reload.clone()), endpoints.clone())
+            let reload = Some(endpoint_reload.clone());
+            health::bind(addr, telemetry.clone(), reload, endpoints.clone())
                 .await
                 .map_err(|error| RunError::Endpoint { addr, error })?;
             serving.push(addr);
@@ -390,7 +423,8 @@ pub async fn supervise(
     loop {
         for addr in pipeline.sources.iter().filter_map(|s| s.kind.endpoint()) {
             if !serving.contains(&addr) {
-                match health::bind(addr, Some(endpoint_reload.clone()), endpoints.clone()).await {
+                let reload = Some(endpoint_reload.clone());
+                match health::bind(addr, telemetry.clone(), reload, endpoints.clone()).await {
                     Ok(_) => serving.push(addr),
                     Err(e) => warn!(%addr, error = %e, "cannot serve the operations endpoint"),
                 }
@@ -416,7 +450,7 @@ pub async fn supervise(
                     let Some(text) = previous_text.take() else { return Err(error) };
                     error!("{error}; going back to the previous configuration");
                     running_text = None;
-                    metrics::error(metrics::class::CONFIG_RELOAD);
+                    telemetry.metrics.error(metrics::class::CONFIG_RELOAD);
                     match crate::config::load_str(&text, &path) {
                         Ok((p, _)) => {
                             let (tx, _) = tokio::sync::oneshot::channel();
@@ -432,8 +466,8 @@ pub async fn supervise(
                 Some(reply) = reload_rx.recv() => match load_for_reload(&path) {
                     Ok((p, text)) => break (p, reply, text),
                     Err(diagnostics) => {
-                        metrics::CONFIG_RELOADS.with(&["rejected"]).inc();
-                        metrics::error(metrics::class::CONFIG_RELOAD);
+                        telemetry.metrics.config_reloads.with(&["rejected"]).inc();
+                        telemetry.metrics.error(metrics::class::CONFIG_RELOAD);
                         error!(
                             "the new configuration in {} is invalid; the running pipeline goes on unchanged:\n{diagnostics}",
                             path.display()
@@ -464,7 +498,7 @@ pub async fn supervise(
                 ..RunSummary::default()
             });
         }
-        metrics::CONFIG_RELOADS.with(&["ok"]).inc();
+        telemetry.metrics.config_reloads.with(&["ok"]).inc();
         info!("configuration reloaded from {}", path.display());
         let _ = reply.send(Ok(format!("reloaded {}", path.display())));
         previous_text = running_text.replace(next_text);

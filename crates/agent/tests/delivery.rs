@@ -57,12 +57,14 @@ fn config(logging: &FakeLogging, dir: &std::path::Path) -> GoogleCloudConfig {
     }
 }
 
+/// The limiter's series in metrics of the test's own.
 fn gauges(plugin_id: &str) -> LimiterGauges {
     let labels = [plugin_id, "google_cloud"];
+    let metrics = metrics::Metrics::default();
     LimiterGauges {
-        limit: metrics::OUTPUT_CONCURRENCY_LIMIT.with(&labels),
-        in_flight: metrics::OUTPUT_IN_FLIGHT.with(&labels),
-        rtt: metrics::OUTPUT_RTT.with(&labels),
+        limit: metrics.output_concurrency_limit.with(&labels),
+        in_flight: metrics.output_in_flight.with(&labels),
+        rtt: metrics.output_rtt.with(&labels),
     }
 }
 

@@ -5,7 +5,7 @@
 #[path = "../../../fuzz/smoke.rs"]
 mod smoke;
 
-use agent::fuzzing::{fuzz_disk_record, fuzz_msgpack};
+use agent::fuzzing::{fuzz_disk_record, fuzz_disk_segment, fuzz_msgpack};
 
 #[test]
 fn msgpack_target_survives_mutated_corpus() {
@@ -40,6 +40,19 @@ fn disk_record_target_survives_mutated_corpus() {
         b"\xff\xc9\x9a\x3b",
     ];
     smoke::run("disk_record", dictionary, fuzz_disk_record);
+}
+
+#[test]
+fn disk_segment_target_survives_mutated_corpus() {
+    let dictionary: &[&[u8]] = &[
+        b"LFBUFSEG",
+        b"\x01\x00\x00\x00",
+        b"\x00\x00\x00\x00",
+        b"\xff\xff\xff\xff",
+        b"\x35\x00\x00\x00",
+        b"app.log",
+    ];
+    smoke::run("disk_segment", dictionary, fuzz_disk_segment);
 }
 
 /// The seeds reach the decoders' accepting paths (a seed that fails its checksum or its decoding

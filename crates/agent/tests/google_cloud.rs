@@ -349,7 +349,14 @@ async fn resource_is_global_without_a_metadata_server() {
     );
     cfg.project_id = None;
     let error = google_cloud::build_sink(cfg).await.err().unwrap();
-    assert!(error.contains("project_id"), "{error}");
+    assert!(
+        matches!(
+            error,
+            google_cloud::BuildError::Metadata(google_cloud::MetadataError::UnknownProject)
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("project_id"), "{error}");
 }
 
 #[tokio::test]
@@ -832,7 +839,79 @@ async fn a_request_whose_every_entry_is_refused_is_retried_not_dead_lettered() {
     logging.reject_when(RejectAs::WholeRequest, |_| true);
     let sink = start_sink(config(&logging, dir.path())).await;
     let error = sink.send(Delivery::new(lines(8, 40))).await.1.unwrap_err();
-    assert!(error.message.contains("refused every entry"), "{error}");
+    assert!(error.to_string().contains("refused every entry"), "{error}");
     assert!(dead_letters(dir.path()).is_empty());
     assert_eq!(stat(&sink.stats().entries_dead_lettered), 0);
+}
+
+/// Each failure says what failed, and the metrics' error class comes from that: a token server
+/// that refuses the credentials, one nobody listens on, an `entries:write` that refuses them and
+/// one nobody listens on are four classes, and none is an auth failure by its text alone.
+#[tokio::test]
+async fn a_refused_credential_and_an_unreachable_server_fail_with_different_classes() {
+    use agent::sinks::google_cloud::{AuthError, WriteError};
+    use agent::sinks::{FailureKind, SinkError, SinkFailure};
+
+    async fn failed_send(cfg: GoogleCloudConfig) -> SinkError {
+        let sink = start_sink(cfg).await;
+        tokio::time::timeout(DEADLINE, sink.send(Delivery::new(lines(2, 20))))
+            .await
+            .expect("send timed out")
+            .1
+            .expect_err("the send should fail")
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let logging = FakeLogging::start().await;
+    let refusing = fake::serve(|_| fake::Reply::json(401, r#"{"error":"invalid_grant"}"#)).await;
+
+    let mut cfg = config(&logging, dir.path());
+    cfg.auth = AuthMode::Metadata;
+    cfg.metadata_host = refusing.to_string();
+    let refused = failed_send(cfg.clone()).await;
+    assert!(
+        matches!(
+            &refused.failure,
+            SinkFailure::GoogleCloud(WriteError::Token {
+                source: AuthError::Refused { status, body, .. },
+                ..
+            }) if status.as_u16() == 401 && body.contains("invalid_grant")
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(refused.class(), "token_refused");
+    assert!(refused.to_string().contains("invalid_grant"), "{refused}");
+
+    cfg.metadata_host = closed_port().await;
+    let unreachable = failed_send(cfg).await;
+    assert!(
+        matches!(
+            &unreachable.failure,
+            SinkFailure::GoogleCloud(WriteError::Token {
+                source: AuthError::Transport { .. },
+                ..
+            })
+        ),
+        "{unreachable:?}"
+    );
+    assert_eq!(unreachable.class(), "token_connection");
+    assert!(
+        logging.requests().is_empty(),
+        "nothing is sent without a token"
+    );
+
+    logging.script([Scripted::Status(403, None)]);
+    let denied = failed_send(config(&logging, dir.path())).await;
+    assert_eq!(denied.class(), "google_cloud_auth", "{denied}");
+    assert_eq!(denied.kind(), FailureKind::Other);
+    assert!(
+        denied.to_string().contains("403 Permission denied"),
+        "{denied}"
+    );
+
+    let mut cfg = config(&logging, dir.path());
+    cfg.endpoint = format!("http://{}", closed_port().await);
+    let down = failed_send(cfg).await;
+    assert_eq!(down.class(), "google_cloud_connection", "{down}");
+    assert_eq!(down.kind(), FailureKind::Connection);
 }

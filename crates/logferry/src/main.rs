@@ -197,6 +197,10 @@ fn run(args: RunArgs) -> ExitCode {
                     .drain_timeout
                     .saturating_sub((args.drain_timeout / 3).min(Duration::from_secs(5))),
             },
+            // The agent's metrics, health and forward sockets: one set for the process, kept
+            // by the supervisor across reloads.
+            telemetry: agent::telemetry::Telemetry::default(),
+            listeners: agent::sources::forward::KeptListeners::default(),
         };
         let reloads = tokio::sync::mpsc::channel(4);
         tokio::spawn(watch_reload_signal(reloads.0.clone()));

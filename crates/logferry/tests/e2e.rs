@@ -11,6 +11,7 @@ mod e2e {
     pub mod node;
     pub mod operations;
     pub mod pod;
+    pub mod soak;
     pub mod support;
     pub mod tail;
     pub mod torture;

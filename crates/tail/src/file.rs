@@ -150,11 +150,24 @@ impl OpenFile {
         long_lines: LongLines,
         out: &mut Vec<Piece>,
     ) -> io::Result<usize> {
-        // A fresh buffer per read: the lines handed out keep the old one alive. The unfinished
-        // line is copied over (it is short), and `read_to_end` fills the spare capacity without
-        // zeroing it first (zeroing 256 KiB per read showed up in the profile).
+        // A fresh buffer per read: the lines handed out keep the old one alive. It is sized to
+        // what the file holds past our offset, not to `read_size`: a chunk of one short line
+        // must not pin 256 KiB until it is delivered (with a thousand files, or a glob through
+        // thousands of names, that was most of the agent's memory), and a file with nothing
+        // new costs an fstat, not an allocation. The unfinished line is copied over (it is
+        // short), and `read_to_end` fills the spare capacity without zeroing it first (zeroing
+        // 256 KiB per read showed up in the profile).
         let before = self.buf.len();
-        let want = read_size.max(1);
+        let available = self
+            .file
+            .metadata()?
+            .len()
+            .saturating_sub(self.read_offset());
+        if available == 0 {
+            self.eof = true;
+            return Ok(0);
+        }
+        let want = read_size.max(1).min(available as usize);
         let mut fresh = Vec::with_capacity(before + want);
         fresh.extend_from_slice(&self.buf);
         let read = (&self.file).take(want as u64).read_to_end(&mut fresh);

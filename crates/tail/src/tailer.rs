@@ -131,6 +131,19 @@ struct Tracked {
     opened_at: std::time::SystemTime,
 }
 
+/// A path whose file rotated away, waiting for its successor.
+#[derive(Clone, Copy)]
+struct Waiting {
+    /// Wall-clock time the rotated file was opened: siblings written since may be files that
+    /// were rotated in and out between two polls.
+    since: std::time::SystemTime,
+    /// When the path was found empty.
+    at: Instant,
+}
+
+/// Paths waiting for a successor, at most: past this the longest-waiting is forgotten.
+const MOST_WAITING: usize = 256;
+
 struct Position {
     path: Arc<Path>,
     checkpoint: Checkpoint,
@@ -152,8 +165,9 @@ pub struct Tailer {
     unreadable: HashMap<PathBuf, String>,
     next_refresh: Option<Instant>,
     /// Paths whose file rotated away while no successor was there yet: when one appears, look
-    /// again for files that came and went in between.
-    rotated_since: HashMap<PathBuf, std::time::SystemTime>,
+    /// again for files that came and went in between. A path that stays empty is forgotten
+    /// (see [`Waiting`]), or a glob over ever-new names would keep every name it ever matched.
+    rotated_since: HashMap<PathBuf, Waiting>,
     /// Files read to their end and closed, so a sibling scan never reads them again.
     finished: std::collections::VecDeque<FileId>,
     notices: Vec<Notice>,
@@ -410,8 +424,45 @@ impl Tailer {
         }
         for (path, since) in missed {
             self.follow_missed_rotations(&path, since, now);
-            self.rotated_since.insert(path.to_path_buf(), since);
+            self.rotated_since
+                .insert(path.to_path_buf(), Waiting { since, at: now });
         }
+        self.forget_empty_paths(now);
+    }
+
+    /// A path that stayed empty longer than a refresh and a `rotate_wait` is gone (its app
+    /// moved on to another name, or its pod was deleted): stop looking for its successor and
+    /// forget it was seen. Should a file appear there after all, it is a new file like any
+    /// other (read from its head by default).
+    fn forget_empty_paths(&mut self, now: Instant) {
+        let patience = self.cfg.refresh_interval.max(self.cfg.rotate_wait);
+        let gone: Vec<PathBuf> = self
+            .rotated_since
+            .iter()
+            .filter(|(_, w)| now.saturating_duration_since(w.at) > patience)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in gone {
+            self.rotated_since.remove(&path);
+            self.forget_path(&path);
+        }
+        if self.rotated_since.len() > MOST_WAITING {
+            let mut by_age: Vec<(Instant, PathBuf)> = self
+                .rotated_since
+                .iter()
+                .map(|(p, w)| (w.at, p.clone()))
+                .collect();
+            by_age.sort();
+            for (_, path) in by_age.drain(..by_age.len() - MOST_WAITING) {
+                self.rotated_since.remove(&path);
+                self.forget_path(&path);
+            }
+        }
+    }
+
+    fn forget_path(&mut self, path: &Path) {
+        self.seen.remove(path);
+        self.unreadable.remove(path);
     }
 
     /// Several rotations between two polls leave files that were never seen at the path:
@@ -490,7 +541,7 @@ impl Tailer {
         let waiting: Vec<(PathBuf, std::time::SystemTime)> = self
             .rotated_since
             .iter()
-            .map(|(p, s)| (p.clone(), *s))
+            .map(|(p, w)| (p.clone(), w.since))
             .collect();
         for (path, since) in waiting {
             if !path.exists() {
@@ -518,7 +569,10 @@ impl Tailer {
     fn start_following(&mut self, path: PathBuf, now: Instant) {
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                self.unreadable.remove(&path);
+                return;
+            }
             Err(error) => return self.unreadable(path, error.to_string()),
         };
         if !meta.is_file() {
@@ -528,8 +582,8 @@ impl Tailer {
         if self.files.iter().any(|t| t.file.id == id) {
             return; // already followed under another name (a rotated file matched by a glob)
         }
-        if let Some(since) = self.rotated_since.remove(&path) {
-            self.follow_missed_rotations(&path, since, now);
+        if let Some(waiting) = self.rotated_since.remove(&path) {
+            self.follow_missed_rotations(&path, waiting.since, now);
         }
         let key = path.to_string_lossy().into_owned();
         let saved = self.saved.remove(&key).unwrap_or_default();

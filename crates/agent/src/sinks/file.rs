@@ -51,7 +51,7 @@ impl Sink for FileSink {
                 // Only a runtime shutting down gets here; nothing is acknowledged.
                 Err(e) => (
                     Delivery::lost(entries, routed_bytes),
-                    Err(SinkError::new(format!("file writer task failed: {e}"))),
+                    Err(SinkError::other(format!("file writer task failed: {e}"))),
                 ),
             }
         })
@@ -68,11 +68,11 @@ fn write_chunk(config: &FileSinkConfig, chunk: &[Event]) -> Result<(), SinkError
             let _ = write!(out, "{date}T{time}+00:00\t{}\t", event.tag);
         }
         serde_json::to_writer(&mut *out, &event.record.to_map())
-            .map_err(|e| SinkError::new(format!("encoding a record: {e}")))?;
+            .map_err(|e| SinkError::io("encoding a record", e.into()))?;
         out.push(b'\n');
     }
     for (path, bytes) in by_path {
-        let fail = |e: std::io::Error| SinkError::new(format!("writing {}: {e}", path.display()));
+        let fail = |e: std::io::Error| SinkError::io(format!("writing {}", path.display()), e);
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {

@@ -9,8 +9,9 @@ use tokio::time::Instant;
 use super::concurrency::LimiterGauges;
 use super::{Batching, CloseFuture, Concurrency, Delivery, Prepared, SendFuture, Sink};
 use crate::event::Event;
-use crate::health::{self, OutputHealth};
-use crate::metrics::{self, Counter, Gauge, Histogram};
+use crate::health::OutputHealth;
+use crate::metrics::{Counter, Gauge, Histogram, Metrics};
+use crate::telemetry::Telemetry;
 
 pub struct MeteredSink {
     inner: Arc<dyn Sink>,
@@ -31,28 +32,33 @@ pub struct OutputMetrics {
     flush_duration: Arc<Histogram>,
     limiter: LimiterGauges,
     health: Arc<OutputHealth>,
+    /// Where a failure is counted by its class.
+    metrics: Arc<Metrics>,
 }
 
 impl OutputMetrics {
-    pub fn new(plugin_id: &str, kind: &str) -> Arc<OutputMetrics> {
+    /// The series of output `plugin_id` of type `kind` in `telemetry`, and its health.
+    pub fn new(telemetry: &Telemetry, plugin_id: &str, kind: &str) -> Arc<OutputMetrics> {
         let labels = [plugin_id, kind];
+        let m = &telemetry.metrics;
         Arc::new(OutputMetrics {
-            emit_records: metrics::OUTPUT_EMIT_RECORDS.with(&labels),
-            write_count: metrics::OUTPUT_WRITE_COUNT.with(&labels),
-            retry_count: metrics::OUTPUT_RETRY_COUNT.with(&labels),
-            num_errors: metrics::OUTPUT_NUM_ERRORS.with(&labels),
-            sent: metrics::OUTPUT_ENTRIES_SENT.with(&labels),
-            acked: metrics::OUTPUT_ENTRIES_ACKED.with(&labels),
-            retried: metrics::OUTPUT_ENTRIES_RETRIED.with(&labels),
-            buffer_bytes: metrics::OUTPUT_BUFFER_BYTES.with(&labels),
-            buffer_entries: metrics::OUTPUT_BUFFER_ENTRIES.with(&labels),
-            flush_duration: metrics::OUTPUT_FLUSH_DURATION.with(&labels),
+            emit_records: m.output_emit_records.with(&labels),
+            write_count: m.output_write_count.with(&labels),
+            retry_count: m.output_retry_count.with(&labels),
+            num_errors: m.output_num_errors.with(&labels),
+            sent: m.output_entries_sent.with(&labels),
+            acked: m.output_entries_acked.with(&labels),
+            retried: m.output_entries_retried.with(&labels),
+            buffer_bytes: m.output_buffer_bytes.with(&labels),
+            buffer_entries: m.output_buffer_entries.with(&labels),
+            flush_duration: m.output_flush_duration.with(&labels),
             limiter: LimiterGauges {
-                limit: metrics::OUTPUT_CONCURRENCY_LIMIT.with(&labels),
-                in_flight: metrics::OUTPUT_IN_FLIGHT.with(&labels),
-                rtt: metrics::OUTPUT_RTT.with(&labels),
+                limit: m.output_concurrency_limit.with(&labels),
+                in_flight: m.output_in_flight.with(&labels),
+                rtt: m.output_rtt.with(&labels),
             },
-            health: health::register_output(plugin_id),
+            health: telemetry.health.register_output(plugin_id),
+            metrics: m.clone(),
         })
     }
 
@@ -99,11 +105,11 @@ impl Sink for MeteredSink {
                     m.buffer_bytes.add(-(bytes as i64));
                     m.health.delivered();
                 }
-                Err(_) => {
+                Err(error) => {
                     m.retry_count.inc();
                     m.num_errors.inc();
                     m.retried.add(entries);
-                    metrics::error(metrics::class::OUTPUT_FLUSH);
+                    m.metrics.error(error.class());
                     m.health.failed();
                 }
             }

@@ -188,26 +188,108 @@ impl FailureKind {
 }
 
 /// Why a chunk was not delivered; every error is retried.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[derive(Debug)]
 pub struct SinkError {
-    pub message: String,
-    pub kind: FailureKind,
+    /// What failed, in the sink's own terms.
+    pub failure: SinkFailure,
     /// The server asked to wait this long (HTTP `Retry-After`).
     pub retry_after: Option<Duration>,
 }
 
+/// What failed. Each sink says it in its own error type, so a caller tells a refused token
+/// from an unreachable server by matching, and the metrics label the failure with
+/// [`SinkError::class`] instead of reading its text.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkFailure {
+    #[error(transparent)]
+    GoogleCloud(#[from] google_cloud::WriteError),
+    #[error(transparent)]
+    Forward(#[from] forward::ForwardFailure),
+    /// A local file or stream could not be written (the file and stdout outputs).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Anything else: a chunk whose events went down with a task, a preparation that failed
+    /// (a bug). The text says what.
+    #[error("{0}")]
+    Other(String),
+}
+
 impl SinkError {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self::of(FailureKind::Other, message)
+    /// A failure without a type of its own (see [`SinkFailure::Other`]).
+    pub fn other(message: impl Into<String>) -> Self {
+        SinkFailure::Other(message.into()).into()
     }
 
-    pub fn of(kind: FailureKind, message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            kind,
+    /// A local write that failed.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        SinkFailure::Io {
+            what: what.into(),
+            source,
+        }
+        .into()
+    }
+
+    /// With the wait the server asked for.
+    pub fn retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    /// Why it failed, as far as the runner's concurrency limit cares.
+    pub fn kind(&self) -> FailureKind {
+        match &self.failure {
+            SinkFailure::GoogleCloud(e) => e.kind(),
+            SinkFailure::Forward(e) => e.kind(),
+            SinkFailure::Io { .. } | SinkFailure::Other(_) => FailureKind::Other,
+        }
+    }
+
+    /// The class of `logferry_errors_total` this failure is counted under.
+    pub fn class(&self) -> &'static str {
+        use crate::metrics::class;
+        match &self.failure {
+            SinkFailure::GoogleCloud(e) => e.class(),
+            SinkFailure::Forward(e) => e.class(),
+            SinkFailure::Io { .. } => class::OUTPUT_IO,
+            SinkFailure::Other(_) => class::OUTPUT_OTHER,
+        }
+    }
+}
+
+impl From<SinkFailure> for SinkError {
+    fn from(failure: SinkFailure) -> Self {
+        SinkError {
+            failure,
             retry_after: None,
         }
+    }
+}
+
+impl From<google_cloud::WriteError> for SinkError {
+    fn from(error: google_cloud::WriteError) -> Self {
+        SinkFailure::GoogleCloud(error).into()
+    }
+}
+
+impl From<forward::ForwardFailure> for SinkError {
+    fn from(error: forward::ForwardFailure) -> Self {
+        SinkFailure::Forward(error).into()
+    }
+}
+
+impl std::fmt::Display for SinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.failure.fmt(f)
+    }
+}
+
+impl std::error::Error for SinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.failure)
     }
 }
 

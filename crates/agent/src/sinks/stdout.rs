@@ -19,7 +19,7 @@ impl Sink for StdoutSink {
         let result = lock
             .write_all(&out)
             .and_then(|()| lock.flush())
-            .map_err(|e| SinkError::new(format!("writing to stdout: {e}")));
+            .map_err(|e| SinkError::io("writing to stdout", e));
         drop(lock);
         ready(delivery, result)
     }

@@ -369,7 +369,7 @@ impl Runner {
                 _ = self.abort.cancelled() => break,
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     let Ok((mut chunk, sent_at, result)) = done else { continue };
-                    self.limiter.finished(sent_at, result.as_ref().err().map(|e| e.kind));
+                    self.limiter.finished(sent_at, result.as_ref().err().map(|e| e.kind()));
                     match result {
                         Ok(()) => {
                             if chunk.attempt > 0 {
@@ -381,7 +381,7 @@ impl Runner {
                         Err(error) => {
                             let wait = error.retry_after.unwrap_or_else(|| self.config.backoff(chunk.attempt));
                             chunk.attempt += 1;
-                            warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error.message, "failed to flush the buffer; will retry");
+                            warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error, "failed to flush the buffer; will retry");
                             let at = Instant::now() + wait;
                             chunk.not_before = Some(at);
                             if error.retry_after.is_some() {
@@ -428,7 +428,7 @@ impl Runner {
             })
             .await;
         } else if let Err(error) = self.sink.close().await {
-            warn!(output = %self.name, error = %error.message, "closing the output failed");
+            warn!(output = %self.name, error = %error, "closing the output failed");
         }
     }
 
@@ -545,7 +545,7 @@ async fn prepare(sink: Arc<dyn Sink>, mut chunk: Chunk) -> PrepareDone {
     let (delivery, result) = prepare_delivery(&sink, delivery).await;
     chunk.delivery = delivery;
     if let Err(e) = &result {
-        error!(error = %e.message, "preparing a chunk failed");
+        error!(error = %e, "preparing a chunk failed");
     }
     (chunk, result.is_err())
 }
@@ -562,7 +562,7 @@ async fn prepare_delivery(
         return (delivery, Ok(()));
     }
     if delivery.events.len() != delivery.entries {
-        let error = SinkError::new("a chunk lost its events; it is kept unacknowledged");
+        let error = SinkError::other("a chunk lost its events; it is kept unacknowledged");
         return (delivery, Err(error));
     }
     if delivery.events.is_empty() {
@@ -586,11 +586,11 @@ async fn prepare_delivery(
         Ok((events, Err(_))) => {
             delivery.events = events;
             let error =
-                SinkError::new("preparing a chunk panicked (a bug); it is kept and retried");
+                SinkError::other("preparing a chunk panicked (a bug); it is kept and retried");
             (delivery, Err(error))
         }
         Err(e) => {
-            let error = SinkError::new(format!("preparing a chunk failed: {e}"));
+            let error = SinkError::other(format!("preparing a chunk failed: {e}"));
             (delivery, Err(error))
         }
     }

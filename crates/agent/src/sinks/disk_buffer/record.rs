@@ -36,10 +36,10 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
         out.extend_from_slice(&origin.file.to_le_bytes());
         out.extend_from_slice(&origin.offset.to_le_bytes());
     }
-    let tag = event.tag.as_bytes();
-    let tag_len = tag.len().min(u16::MAX as usize);
-    out.extend_from_slice(&(tag_len as u16).to_le_bytes());
-    out.extend_from_slice(&tag[..tag_len]);
+    // A tag past 64 KiB is cut at a character boundary, so it reads back as UTF-8.
+    let tag = &event.tag[..event.tag.floor_char_boundary(u16::MAX as usize)];
+    out.extend_from_slice(&(tag.len() as u16).to_le_bytes());
+    out.extend_from_slice(tag.as_bytes());
     match &event.record {
         Record::Line(line) => out.extend_from_slice(line),
         // A JSON line is its map's JSON already, unless the parser consumed a key.

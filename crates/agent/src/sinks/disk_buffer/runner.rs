@@ -249,7 +249,7 @@ impl Runner {
                 _ = self.abort.cancelled() => break,
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     let Ok((mut chunk, sent_at, result)) = done else { continue };
-                    self.limiter.finished(sent_at, result.as_ref().err().map(|e| e.kind));
+                    self.limiter.finished(sent_at, result.as_ref().err().map(|e| e.kind()));
                     match result {
                         Ok(()) => {
                             if chunk.attempt > 0 {
@@ -260,7 +260,7 @@ impl Runner {
                         Err(error) => {
                             let wait = error.retry_after.unwrap_or_else(|| self.config.backoff(chunk.attempt));
                             chunk.attempt += 1;
-                            warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error.message, "failed to flush the buffer; will retry");
+                            warn!(output = %self.name, attempt = chunk.attempt, retry_in = ?wait, error = %error, "failed to flush the buffer; will retry");
                             retry_at = Some(Instant::now() + wait);
                             // Retry before anything newer so an ordered sink stays in order.
                             resend.push_front(chunk);
@@ -290,7 +290,7 @@ impl Runner {
                 }
             }
         } else if let Err(error) = self.sink.close().await {
-            warn!(output = %self.name, error = %error.message, "closing the output failed");
+            warn!(output = %self.name, error = %error, "closing the output failed");
         }
         // What stays on disk is counted again by the next start (in this process, after a
         // reload), not by this runner any more.

@@ -7,6 +7,8 @@
 //! encoded once, so a retry resends the same ids.
 
 mod config;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +23,7 @@ pub use config::{ForwardSinkConfig, Server};
 
 use super::{Concurrency, Delivery, FailureKind, Prepared, SendFuture, Sink, SinkError};
 use crate::event::{Event, Record};
-use crate::metrics;
+use crate::metrics::class;
 use crate::msgpack::{self, DecodeError, Value};
 use crate::sources::forward::handshake;
 
@@ -100,8 +102,7 @@ impl Sink for ForwardSink {
             let mut result = Ok(());
             while let Some((bytes, id)) = chunk.messages.get(chunk.done) {
                 if let Err(e) = deliver(&config, &pool, &mut conn, bytes, id.as_deref()).await {
-                    metrics::error(metrics::class::FORWARD_OUTPUT);
-                    result = Err(e);
+                    result = Err(SinkError::from(e));
                     break;
                 }
                 chunk.done += 1;
@@ -125,10 +126,9 @@ async fn deliver(
     conn: &mut Option<Conn>,
     bytes: &[u8],
     chunk_id: Option<&str>,
-) -> Result<(), SinkError> {
+) -> Result<(), ForwardFailure> {
     let n = config.servers.len();
-    let mut errors = Vec::new();
-    let mut kind = FailureKind::Connection;
+    let mut attempts = Vec::new();
     let first = pool.current.load(Ordering::Relaxed);
     for attempt in 0..n {
         let index = (first + attempt) % n;
@@ -143,7 +143,7 @@ async fn deliver(
                 }
                 Err(e) => {
                     warn!(server = %config.servers[index].name, error = %e, "forward output: cannot use this server");
-                    errors.push(format!("{}: {e}", config.servers[index].name));
+                    attempts.push((config.servers[index].name.clone(), e));
                     continue;
                 }
             }
@@ -158,38 +158,113 @@ async fn deliver(
             }
             Err(e) => {
                 warn!(server = %config.servers[index].name, error = %e, "forward output: sending failed");
-                kind = e.kind();
-                errors.push(format!("{}: {e}", config.servers[index].name));
+                attempts.push((config.servers[index].name.clone(), e));
                 *conn = None;
             }
         }
     }
-    Err(SinkError::of(
-        kind,
-        format!("no forward server took the chunk: {}", errors.join("; ")),
-    ))
+    Err(ForwardFailure { attempts })
 }
 
-/// Why one message did not get through on a connection.
+/// No server took a message: what each one tried said, in the order they were tried.
 #[derive(Debug, thiserror::Error)]
-enum ExchangeError {
-    /// `send_timeout` or `ack_response_timeout` passed.
-    #[error("{0}")]
-    Timeout(String),
-    /// The connection failed or closed.
-    #[error("{0}")]
-    Broken(String),
-    /// The server answered something else than expected.
-    #[error("{0}")]
-    Protocol(String),
+#[error("no forward server took the chunk: {}", list(.attempts))]
+pub struct ForwardFailure {
+    /// `(server name, why)`.
+    pub attempts: Vec<(String, ForwardError)>,
 }
 
-impl ExchangeError {
+fn list(attempts: &[(String, ForwardError)]) -> String {
+    let each: Vec<String> = attempts.iter().map(|(s, e)| format!("{s}: {e}")).collect();
+    each.join("; ")
+}
+
+impl ForwardFailure {
+    /// The last server's failure decides (the one the next attempt starts after).
+    fn last(&self) -> Option<&ForwardError> {
+        self.attempts.last().map(|(_, e)| e)
+    }
+
+    /// As far as the concurrency limit cares.
+    pub fn kind(&self) -> FailureKind {
+        self.last()
+            .map_or(FailureKind::Connection, ForwardError::kind)
+    }
+
+    /// The class of `logferry_errors_total`.
+    pub fn class(&self) -> &'static str {
+        self.last()
+            .map_or(class::FORWARD_CONNECTION, ForwardError::class)
+    }
+}
+
+/// Why one server did not take a message: the connection, the handshake or the answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("connect_timeout ({0:?}) passed")]
+    ConnectTimeout(Duration),
+    #[error("connect failed: {0}")]
+    Connect(#[source] std::io::Error),
+    #[error("send_timeout ({0:?}) passed")]
+    SendTimeout(Duration),
+    /// No answer (an ack, a handshake step) in time.
+    #[error("no answer within {0:?}")]
+    AnswerTimeout(Duration),
+    #[error("write failed: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("read failed: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("the server closed the connection")]
+    Closed,
+    /// The server's bytes are not MessagePack (or one value is too large).
+    #[error("the server sent something unexpected: {0}")]
+    Undecodable(#[source] DecodeError),
+    /// The server wants the shared-key handshake and this output has no `<security>`.
+    #[error(
+        "the server asks for the shared-key handshake: add <security> with self_hostname and shared_key"
+    )]
+    HandshakeRequired,
+    /// The handshake failed: its messages were not as expected, or the keys do not match.
+    #[error("{0}")]
+    Handshake(&'static str),
+    /// The server refused the handshake with this reason (a wrong shared key, ...).
+    #[error("the server refused the handshake: {0}")]
+    HandshakeRefused(String),
+    #[error("acknowledged chunk {got}, expected {expected}")]
+    WrongAck { got: String, expected: String },
+    #[error("the answer is not an ack")]
+    NotAnAck,
+}
+
+impl ForwardError {
     fn kind(&self) -> FailureKind {
         match self {
-            ExchangeError::Timeout(_) => FailureKind::Timeout,
-            ExchangeError::Broken(_) => FailureKind::Connection,
-            ExchangeError::Protocol(_) => FailureKind::Other,
+            ForwardError::ConnectTimeout(_)
+            | ForwardError::SendTimeout(_)
+            | ForwardError::AnswerTimeout(_) => FailureKind::Timeout,
+            ForwardError::Connect(_)
+            | ForwardError::Write(_)
+            | ForwardError::Read(_)
+            | ForwardError::Closed => FailureKind::Connection,
+            ForwardError::Undecodable(_)
+            | ForwardError::HandshakeRequired
+            | ForwardError::Handshake(_)
+            | ForwardError::HandshakeRefused(_)
+            | ForwardError::WrongAck { .. }
+            | ForwardError::NotAnAck => FailureKind::Other,
+        }
+    }
+
+    fn class(&self) -> &'static str {
+        match self.kind() {
+            FailureKind::Timeout => class::FORWARD_TIMEOUT,
+            FailureKind::Connection => class::FORWARD_CONNECTION,
+            _ => match self {
+                ForwardError::HandshakeRequired
+                | ForwardError::Handshake(_)
+                | ForwardError::HandshakeRefused(_) => class::FORWARD_HANDSHAKE,
+                _ => class::FORWARD_PROTOCOL,
+            },
         }
     }
 }
@@ -199,30 +274,29 @@ async fn exchange(
     conn: &mut Conn,
     bytes: &[u8],
     chunk_id: Option<&str>,
-) -> Result<(), ExchangeError> {
+) -> Result<(), ForwardError> {
     tokio::time::timeout(config.send_timeout, conn.stream.write_all(bytes))
         .await
-        .map_err(|_| {
-            ExchangeError::Timeout(format!("send_timeout ({:?}) passed", config.send_timeout))
-        })?
-        .map_err(|e| ExchangeError::Broken(format!("write failed: {e}")))?;
+        .map_err(|_| ForwardError::SendTimeout(config.send_timeout))?
+        .map_err(ForwardError::Write)?;
     let Some(id) = chunk_id else {
         return Ok(());
     };
     let answer = read_value(conn, config.ack_response_timeout).await?;
     if handshake::message(&answer, "HELO").is_some() {
-        return Err(ExchangeError::Protocol("the server asks for the shared-key handshake: add <security> with self_hostname and shared_key".into()));
+        return Err(ForwardError::HandshakeRequired);
     }
     match answer.get("ack").and_then(Value::as_str_lossy) {
         Some(ack) if ack == id => Ok(()),
-        Some(other) => Err(ExchangeError::Protocol(format!(
-            "acknowledged chunk {other}, expected {id}"
-        ))),
-        None => Err(ExchangeError::Protocol("the answer is not an ack".into())),
+        Some(got) => Err(ForwardError::WrongAck {
+            got,
+            expected: id.to_owned(),
+        }),
+        None => Err(ForwardError::NotAnAck),
     }
 }
 
-async fn read_value(conn: &mut Conn, timeout: Duration) -> Result<Value, ExchangeError> {
+async fn read_value(conn: &mut Conn, timeout: Duration) -> Result<Value, ForwardError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if !conn.buf.is_empty() {
@@ -232,36 +306,30 @@ async fn read_value(conn: &mut Conn, timeout: Duration) -> Result<Value, Exchang
                     return Ok(value);
                 }
                 Err(DecodeError::Incomplete) if conn.buf.len() < 1 << 20 => {}
-                Err(e) => {
-                    return Err(ExchangeError::Protocol(format!(
-                        "the server sent something unexpected: {e}"
-                    )));
-                }
+                Err(e) => return Err(ForwardError::Undecodable(e)),
             }
         }
         let mut chunk = [0u8; 4096];
         let n = tokio::time::timeout_at(deadline, conn.stream.read(&mut chunk))
             .await
-            .map_err(|_| ExchangeError::Timeout(format!("no answer within {timeout:?}")))?
-            .map_err(|e| ExchangeError::Broken(format!("read failed: {e}")))?;
+            .map_err(|_| ForwardError::AnswerTimeout(timeout))?
+            .map_err(ForwardError::Read)?;
         if n == 0 {
-            return Err(ExchangeError::Broken(
-                "the server closed the connection".into(),
-            ));
+            return Err(ForwardError::Closed);
         }
         conn.buf.extend_from_slice(&chunk[..n]);
     }
 }
 
-async fn connect(config: &ForwardSinkConfig, index: usize) -> Result<Conn, String> {
+async fn connect(config: &ForwardSinkConfig, index: usize) -> Result<Conn, ForwardError> {
     let server = &config.servers[index];
     let stream = tokio::time::timeout(
         config.connect_timeout,
         TcpStream::connect((server.host.as_str(), server.port)),
     )
     .await
-    .map_err(|_| format!("connect_timeout ({:?}) passed", config.connect_timeout))?
-    .map_err(|e| format!("connect failed: {e}"))?;
+    .map_err(|_| ForwardError::ConnectTimeout(config.connect_timeout))?
+    .map_err(ForwardError::Connect)?;
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
         stream,
@@ -270,16 +338,14 @@ async fn connect(config: &ForwardSinkConfig, index: usize) -> Result<Conn, Strin
     };
     if let Some(security) = &config.security {
         let shared_key = server.shared_key.as_deref().unwrap_or(&security.shared_key);
-        let helo = read_value(&mut conn, config.connect_timeout)
-            .await
-            .map_err(|e| e.to_string())?;
+        let helo = read_value(&mut conn, config.connect_timeout).await?;
         let options = handshake::message(&helo, "HELO")
             .and_then(|items| items.first())
-            .ok_or("expected HELO from the server")?;
+            .ok_or(ForwardError::Handshake("expected HELO from the server"))?;
         let nonce = options
             .get("nonce")
             .and_then(Value::as_bytes)
-            .ok_or("HELO has no nonce")?
+            .ok_or(ForwardError::Handshake("HELO has no nonce"))?
             .to_vec();
         let salt = handshake::random_bytes();
         let digest =
@@ -287,26 +353,29 @@ async fn connect(config: &ForwardSinkConfig, index: usize) -> Result<Conn, Strin
         conn.stream
             .write_all(&handshake::ping(&security.self_hostname, &salt, &digest))
             .await
-            .map_err(|e| format!("write failed: {e}"))?;
-        let pong = read_value(&mut conn, config.connect_timeout)
-            .await
-            .map_err(|e| e.to_string())?;
-        let items = handshake::message(&pong, "PONG").ok_or("expected PONG from the server")?;
+            .map_err(ForwardError::Write)?;
+        let pong = read_value(&mut conn, config.connect_timeout).await?;
+        let items = handshake::message(&pong, "PONG")
+            .ok_or(ForwardError::Handshake("expected PONG from the server"))?;
         if items.len() < 4 {
-            return Err("PONG has too few fields".into());
+            return Err(ForwardError::Handshake("PONG has too few fields"));
         }
         if items[0] != Value::Bool(true) {
             let reason = items[1].as_str_lossy().unwrap_or_default();
-            return Err(format!("the server refused the handshake: {reason}"));
+            return Err(ForwardError::HandshakeRefused(reason));
         }
         let hostname = items[2].as_str_lossy().unwrap_or_default();
         let answer = items[3].as_str_lossy().unwrap_or_default();
         if hostname == security.self_hostname {
-            return Err("same hostname between input and output: invalid configuration".into());
+            return Err(ForwardError::Handshake(
+                "same hostname between input and output: invalid configuration",
+            ));
         }
         let expected = handshake::shared_key_digest(&salt, &hostname, &nonce, shared_key);
         if !handshake::same(&answer, &expected) {
-            return Err("the server's shared_key digest does not match".into());
+            return Err(ForwardError::Handshake(
+                "the server's shared_key digest does not match",
+            ));
         }
     }
     Ok(conn)

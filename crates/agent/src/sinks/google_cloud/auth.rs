@@ -20,8 +20,9 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::config::{AuthMode, GoogleCloudConfig};
-use super::http::HttpClient;
+use super::http::{HttpClient, HttpError};
 use super::metadata::MetadataClient;
+use crate::metrics::{Metrics, class};
 
 /// The OAuth scope for writing logs.
 pub const LOGGING_WRITE_SCOPE: &str = "https://www.googleapis.com/auth/logging.write";
@@ -31,6 +32,86 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 const EXPIRY_SLACK: Duration = Duration::from_secs(10);
 const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why no access token could be had. The variants tell a token server that could not be reached
+/// from one that refused the credentials, for the retry log and the metrics' error class.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Credentials::None was asked for a token (a bug: requests without credentials carry none).
+    #[error("no credentials")]
+    NoCredentials,
+    /// The token request could not be made (a `token_uri` that is not a URI).
+    #[error("building the token request: {0}")]
+    Request(#[source] http::Error),
+    /// The service account's key could not sign the JWT.
+    #[error("signing the token request failed")]
+    Signing,
+    /// The token server could not be reached, broke the exchange off or did not answer in time.
+    #[error("token request to {uri}: {source}")]
+    Transport {
+        uri: String,
+        #[source]
+        source: HttpError,
+    },
+    /// The token server refused: `invalid_grant`, a revoked key, a node without a service
+    /// account. `body` is the start of its answer (a token error names the problem and holds no
+    /// secret).
+    #[error("token request to {uri} answered {status}: {body}")]
+    Refused {
+        uri: String,
+        status: http::StatusCode,
+        body: String,
+    },
+    /// It answered success with something that is not a token.
+    #[error("token answer from {uri} is not the expected JSON")]
+    BadAnswer { uri: String },
+}
+
+impl AuthError {
+    /// The error class of `logferry_errors_total`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            AuthError::Transport {
+                source: HttpError::Timeout(_),
+                ..
+            } => class::TOKEN_TIMEOUT,
+            AuthError::Transport { .. } => class::TOKEN_CONNECTION,
+            AuthError::Refused { .. } => class::TOKEN_REFUSED,
+            AuthError::NoCredentials
+            | AuthError::Request(_)
+            | AuthError::Signing
+            | AuthError::BadAnswer { .. } => class::TOKEN_INVALID,
+        }
+    }
+}
+
+/// Why a credentials file (or the choice of credentials) cannot be used; found at start.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("reading credentials {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Only the position: serde's message could quote a value of the file.
+    #[error("credentials {} are not valid JSON (line {line}, column {column})", path.display())]
+    NotJson {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+    #[error("credentials {}: `private_key` is not a PEM private key", path.display())]
+    NotPem { path: PathBuf },
+    #[error("credentials {}: `private_key` is not a PKCS#8 RSA key ({reason})", path.display())]
+    BadKey { path: PathBuf, reason: String },
+    #[error("credentials {}: `client_email` is missing", path.display())]
+    NoClientEmail { path: PathBuf },
+    #[error("credentials {}: type `{kind}` is not supported (expected `service_account` or `authorized_user`)", path.display())]
+    UnsupportedType { path: PathBuf, kind: String },
+    #[error("`auth service_account` needs `credentials_path` or GOOGLE_APPLICATION_CREDENTIALS")]
+    NoPath,
+}
 
 /// A bearer token (redacted in `Debug`).
 #[derive(Clone, PartialEq, Eq)]
@@ -108,38 +189,35 @@ struct KeyFile {
 
 /// Reads a credentials file: a `service_account` key or `authorized_user` credentials. Returns
 /// the project the file names, if any.
-pub fn load_credentials_file(path: &Path) -> Result<(Credentials, Option<String>), String> {
-    let text =
-        std::fs::read(path).map_err(|e| format!("reading credentials {}: {e}", path.display()))?;
+pub fn load_credentials_file(
+    path: &Path,
+) -> Result<(Credentials, Option<String>), CredentialsError> {
+    let text = std::fs::read(path).map_err(|source| CredentialsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     let file: KeyFile = serde_json::from_slice(&text).map_err(|e| {
         // serde's message quotes no values for a type mismatch, but be safe: position only.
-        format!(
-            "credentials {} are not valid JSON (line {}, column {})",
-            path.display(),
-            e.line(),
-            e.column()
-        )
+        CredentialsError::NotJson {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+        }
     })?;
     let project = file.project_id.clone().filter(|p| !p.is_empty());
     match file.kind.as_str() {
         "service_account" => {
-            let der = pem_body(&file.private_key).ok_or_else(|| {
-                format!(
-                    "credentials {}: `private_key` is not a PEM private key",
-                    path.display()
-                )
+            let der = pem_body(&file.private_key).ok_or_else(|| CredentialsError::NotPem {
+                path: path.to_owned(),
             })?;
-            let key = RsaKeyPair::from_pkcs8(&der).map_err(|e| {
-                format!(
-                    "credentials {}: `private_key` is not a PKCS#8 RSA key ({e})",
-                    path.display()
-                )
+            let key = RsaKeyPair::from_pkcs8(&der).map_err(|e| CredentialsError::BadKey {
+                path: path.to_owned(),
+                reason: e.to_string(),
             })?;
             if file.client_email.is_empty() {
-                return Err(format!(
-                    "credentials {}: `client_email` is missing",
-                    path.display()
-                ));
+                return Err(CredentialsError::NoClientEmail {
+                    path: path.to_owned(),
+                });
             }
             Ok((
                 Credentials::ServiceAccount {
@@ -163,10 +241,10 @@ pub fn load_credentials_file(path: &Path) -> Result<(Credentials, Option<String>
             },
             project,
         )),
-        other => Err(format!(
-            "credentials {}: type `{other}` is not supported (expected `service_account` or `authorized_user`)",
-            path.display()
-        )),
+        other => Err(CredentialsError::UnsupportedType {
+            path: path.to_owned(),
+            kind: other.to_owned(),
+        }),
     }
 }
 
@@ -186,17 +264,14 @@ fn pem_body(pem: &str) -> Option<Vec<u8>> {
 pub fn choose_credentials(
     config: &GoogleCloudConfig,
     metadata: &MetadataClient,
-) -> Result<(Credentials, Option<String>), String> {
+) -> Result<(Credentials, Option<String>), CredentialsError> {
     let from_file = |path: &PathBuf| load_credentials_file(path);
     match config.auth {
         AuthMode::None => Ok((Credentials::None, None)),
         AuthMode::Metadata => Ok((Credentials::Metadata(metadata.clone()), None)),
         AuthMode::ServiceAccount => match &config.credentials_path {
             Some(path) => from_file(path),
-            None => Err(
-                "`auth service_account` needs `credentials_path` or GOOGLE_APPLICATION_CREDENTIALS"
-                    .into(),
-            ),
+            None => Err(CredentialsError::NoPath),
         },
         AuthMode::Auto => {
             if config.is_local_endpoint() {
@@ -226,13 +301,20 @@ pub struct TokenSource {
     /// Held while a fetch runs, so concurrent senders wait for one fetch instead of each doing one.
     fetching: tokio::sync::Mutex<()>,
     refreshing: std::sync::atomic::AtomicBool,
+    /// Where fetches are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl TokenSource {
-    pub fn new(credentials: Credentials, http: HttpClient) -> Arc<TokenSource> {
+    pub fn new(
+        credentials: Credentials,
+        http: HttpClient,
+        metrics: Arc<Metrics>,
+    ) -> Arc<TokenSource> {
         Arc::new(TokenSource {
             credentials,
             http,
+            metrics,
             cached: Mutex::new(None),
             fetching: tokio::sync::Mutex::new(()),
             refreshing: std::sync::atomic::AtomicBool::new(false),
@@ -250,7 +332,7 @@ impl TokenSource {
     }
 
     /// A usable token (`None` for [`Credentials::None`]).
-    pub async fn token(self: &Arc<Self>) -> Result<Option<AccessToken>, String> {
+    pub async fn token(self: &Arc<Self>) -> Result<Option<AccessToken>, AuthError> {
         if self.is_none() {
             return Ok(None);
         }
@@ -272,7 +354,7 @@ impl TokenSource {
     pub async fn refresh_after_rejection(
         self: &Arc<Self>,
         stale: &AccessToken,
-    ) -> Result<AccessToken, String> {
+    ) -> Result<AccessToken, AuthError> {
         self.refresh(Some(stale), Duration::ZERO).await
     }
 
@@ -282,7 +364,7 @@ impl TokenSource {
         &self,
         stale: Option<&AccessToken>,
         min_remaining: Duration,
-    ) -> Result<AccessToken, String> {
+    ) -> Result<AccessToken, AuthError> {
         let _guard = self.fetching.lock().await;
         if let Some((token, expires_at)) = self.current() {
             let replaced = stale.is_some_and(|s| *s != token);
@@ -292,12 +374,10 @@ impl TokenSource {
             }
         }
         let fetched = self.fetch().await;
-        crate::metrics::GOOGLE_CLOUD_TOKEN_REFRESHES
+        self.metrics
+            .google_cloud_token_refreshes
             .with(&[if fetched.is_ok() { "ok" } else { "error" }])
             .inc();
-        if fetched.is_err() {
-            crate::metrics::error(crate::metrics::class::TOKEN);
-        }
         let (token, lifetime) = fetched?;
         let expires_at = Instant::now() + lifetime;
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
@@ -316,15 +396,17 @@ impl TokenSource {
         let this = self.clone();
         tokio::spawn(async move {
             if let Err(e) = this.refresh(None, REFRESH_MARGIN).await {
+                // A failed inline fetch fails a send and is counted with it; this one fails none.
+                this.metrics.error(e.class());
                 tracing::warn!(error = %e, "refreshing the access token failed; the current one is used until it expires");
             }
             this.refreshing.store(false, Ordering::Release);
         });
     }
 
-    async fn fetch(&self) -> Result<(AccessToken, Duration), String> {
+    async fn fetch(&self) -> Result<(AccessToken, Duration), AuthError> {
         let request = match &self.credentials {
-            Credentials::None => return Err("no credentials".into()),
+            Credentials::None => return Err(AuthError::NoCredentials),
             Credentials::Metadata(client) => Request::get(
                 client.url("instance/service-accounts/default/token"),
             )
@@ -356,21 +438,20 @@ impl TokenSource {
                 form_post(token_uri, form)
             }
         }
-        .map_err(|e| format!("building the token request: {e}"))?;
-        let where_ = request.uri().to_string();
-        let answer = self
-            .http
-            .send(request, TOKEN_TIMEOUT)
-            .await
-            .map_err(|e| format!("token request to {where_}: {e}"))?;
+        .map_err(AuthError::Request)?;
+        let uri = request.uri().to_string();
+        let answer = match self.http.send(request, TOKEN_TIMEOUT).await {
+            Ok(answer) => answer,
+            Err(source) => return Err(AuthError::Transport { uri, source }),
+        };
         if !answer.status.is_success() {
             // The body of a token error names the problem (`invalid_grant`…) and holds no secret.
             let body = String::from_utf8_lossy(&answer.body);
-            let body: String = body.chars().take(300).collect();
-            return Err(format!(
-                "token request to {where_} answered {}: {body}",
-                answer.status
-            ));
+            return Err(AuthError::Refused {
+                uri,
+                status: answer.status,
+                body: body.chars().take(300).collect(),
+            });
         }
         #[derive(Deserialize)]
         struct TokenAnswer {
@@ -378,8 +459,8 @@ impl TokenSource {
             #[serde(default)]
             expires_in: Option<u64>,
         }
-        let parsed: TokenAnswer = serde_json::from_slice(&answer.body)
-            .map_err(|_| format!("token answer from {where_} is not the expected JSON"))?;
+        let parsed: TokenAnswer =
+            serde_json::from_slice(&answer.body).map_err(|_| AuthError::BadAnswer { uri })?;
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
         Ok((AccessToken(parsed.access_token.into()), lifetime))
     }
@@ -405,7 +486,11 @@ fn form_encode(value: &str) -> String {
 }
 
 /// The RS256-signed JWT a service account trades for an access token.
-pub fn signed_jwt(client_email: &str, key: &RsaKeyPair, audience: &str) -> Result<String, String> {
+pub fn signed_jwt(
+    client_email: &str,
+    key: &RsaKeyPair,
+    audience: &str,
+) -> Result<String, AuthError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -427,6 +512,6 @@ pub fn signed_jwt(client_email: &str, key: &RsaKeyPair, audience: &str) -> Resul
         message.as_bytes(),
         &mut signature,
     )
-    .map_err(|_| "signing the token request failed".to_owned())?;
+    .map_err(|_| AuthError::Signing)?;
     Ok(format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }

@@ -30,6 +30,11 @@ pub enum HttpError {
     Connection(String),
 }
 
+/// The TLS configuration (the crypto provider's protocol versions) could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("setting up TLS: {0}")]
+pub struct TlsSetupError(#[from] rustls::Error);
+
 /// A pooled client; cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -38,14 +43,13 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// A client whose TCP connects give up after `connect_timeout`.
-    pub fn new(connect_timeout: Duration) -> Result<HttpClient, String> {
+    pub fn new(connect_timeout: Duration) -> Result<HttpClient, TlsSetupError> {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_connect_timeout(Some(connect_timeout));
         tcp.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("setting up TLS: {e}"))?
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);

@@ -11,7 +11,39 @@ use http::Request;
 use http_body_util::Full;
 
 use super::config::GoogleCloudConfig;
-use super::http::HttpClient;
+use super::http::{HttpClient, HttpError};
+
+/// Why the project or a metadata value is not known.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The request could not be made (a metadata host that does not make a URI).
+    #[error("metadata request for {path}: {source}")]
+    Request {
+        path: String,
+        #[source]
+        source: http::Error,
+    },
+    /// No metadata server answered: off Google Cloud, or it did not answer in time.
+    #[error("metadata server {host}: {source}")]
+    Transport {
+        host: String,
+        #[source]
+        source: HttpError,
+    },
+    /// It answered something else than the value or 404.
+    #[error("metadata server {host} answered {status} for {path}")]
+    Status {
+        host: String,
+        path: String,
+        status: u16,
+    },
+    /// Neither the configuration, the metadata server nor the credentials name the project.
+    #[error(
+        "the project id is unknown: set `project_id` (no metadata server answered and the \
+         credentials name none)"
+    )]
+    UnknownProject,
+}
 
 /// A client for `http://<host>/computeMetadata/v1/…`.
 #[derive(Clone)]
@@ -42,25 +74,32 @@ impl MetadataClient {
 
     /// The value at `path`: `Ok(None)` when the server says 404, `Err` when there is no server
     /// or it answers something else.
-    pub async fn get(&self, path: &str) -> Result<Option<String>, String> {
+    pub async fn get(&self, path: &str) -> Result<Option<String>, MetadataError> {
         let request = Request::get(self.url(path))
             .header("Metadata-Flavor", "Google")
             .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
+            .map_err(|source| MetadataError::Request {
+                path: path.to_owned(),
+                source,
+            })?;
         let answer = self
             .http
             .send(request, self.timeout)
             .await
-            .map_err(|e| format!("metadata server {}: {e}", self.host))?;
+            .map_err(|source| MetadataError::Transport {
+                host: self.host.clone(),
+                source,
+            })?;
         match answer.status.as_u16() {
             200 => Ok(Some(
                 String::from_utf8_lossy(&answer.body).trim().to_owned(),
             )),
             404 => Ok(None),
-            code => Err(format!(
-                "metadata server {} answered {code} for {path}",
-                self.host
-            )),
+            status => Err(MetadataError::Status {
+                host: self.host.clone(),
+                path: path.to_owned(),
+                status,
+            }),
         }
     }
 }
@@ -94,7 +133,8 @@ pub async fn machine_facts(client: &MetadataClient) -> MachineFacts {
         client.get("instance/attributes/cluster-name"),
         client.get("instance/attributes/cluster-location"),
     );
-    let value = |r: Result<Option<String>, String>| r.ok().flatten().filter(|v| !v.is_empty());
+    let value =
+        |r: Result<Option<String>, MetadataError>| r.ok().flatten().filter(|v| !v.is_empty());
     MachineFacts {
         on_gce: true,
         project_id: Some(project_id),
@@ -120,17 +160,13 @@ pub fn resolve(
     config: &GoogleCloudConfig,
     facts: &MachineFacts,
     fallback_project: Option<&str>,
-) -> Result<Resolved, String> {
+) -> Result<Resolved, MetadataError> {
     let project_id = config
         .project_id
         .clone()
         .or_else(|| facts.project_id.clone())
         .or_else(|| fallback_project.map(str::to_owned))
-        .ok_or_else(|| {
-            "the project id is unknown: set `project_id` (no metadata server answered and the \
-             credentials name none)"
-                .to_owned()
-        })?;
+        .ok_or(MetadataError::UnknownProject)?;
     let zone = config.zone.clone().or_else(|| facts.zone.clone());
     let instance_id = config.vm_id.clone().or_else(|| facts.instance_id.clone());
     let (location, cluster) = cluster_of(config, facts);

@@ -25,14 +25,16 @@ use tokio::time::Instant;
 
 use gcloud_logging::WriteLogEntriesRequest;
 
+pub use auth::{AuthError, CredentialsError};
 pub use config::{AuthMode, Compression, GoogleCloudConfig, OversizeEntries};
-pub use metadata::Resolved;
-pub use service::GoogleCloudStats;
+pub use metadata::{MetadataError, Resolved};
+pub use service::{GoogleCloudStats, WriteError};
 
 use self::encoder::{EncodeSettings, Encoded, encode_chunk_into};
 use self::service::{DeadLetter, Service};
 use super::{Batching, Concurrency, Delivery, Prepared, SendFuture, Sink, SinkError};
 use crate::event::Event;
+use crate::metrics::Metrics;
 
 /// Room for what the server adds to each entry (`receiveTimestamp`, field names).
 const SERVER_FIELDS_BYTES: usize = 128;
@@ -53,16 +55,41 @@ const ENTRY_FIELDS_BYTES: usize = 160;
 /// a second request.
 const REQUEST_FILL: f64 = 0.9;
 
-/// Builds the output: resolves credentials, project and resource (asking the metadata server
-/// with short timeouts). Errors are configuration problems that no retry would fix.
-pub async fn build(config: GoogleCloudConfig) -> Result<Arc<dyn Sink>, String> {
-    Ok(build_sink(config).await?)
+/// Why the output cannot start: configuration problems that no retry would fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("plain http:// is only used for an endpoint set with `endpoint`")]
+    PlainHttp,
+    #[error(transparent)]
+    Tls(#[from] http::TlsSetupError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
 }
 
-/// [`build`], keeping the concrete type (for its counters and resolved resource).
-pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink>, String> {
+/// Builds the output: resolves credentials, project and resource (asking the metadata server
+/// with short timeouts). Its requests and token fetches are counted in `metrics`.
+pub async fn build(
+    config: GoogleCloudConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Sink>, BuildError> {
+    Ok(build_sink_counted(config, metrics).await?)
+}
+
+/// [`build`], keeping the concrete type (for its counters and resolved resource), with metrics
+/// of its own.
+pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink>, BuildError> {
+    build_sink_counted(config, Arc::default()).await
+}
+
+/// [`build`], keeping the concrete type.
+pub async fn build_sink_counted(
+    config: GoogleCloudConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<GoogleCloudSink>, BuildError> {
     if config.endpoint.starts_with("http://") && !config.endpoint_explicit {
-        return Err("plain http:// is only used for an endpoint set with `endpoint`".into());
+        return Err(BuildError::PlainHttp);
     }
     let http = http::HttpClient::new(Duration::from_secs(10))?;
     let metadata_http = http::HttpClient::new(config.metadata_timeout)?;
@@ -109,7 +136,7 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
     };
     let stats = Arc::new(GoogleCloudStats::default());
     let service = Service {
-        tokens: auth::TokenSource::new(credentials, http.clone()),
+        tokens: auth::TokenSource::new(credentials, http.clone(), metrics.clone()),
         http,
         url: format!("{}/v2/entries:write", config.endpoint),
         compress: config.compress,
@@ -118,6 +145,7 @@ pub async fn build_sink(config: GoogleCloudConfig) -> Result<Arc<GoogleCloudSink
         dead_letter: DeadLetter::new(config.dead_letter_path.clone()),
         stats: stats.clone(),
         last_success_log: Mutex::new(None),
+        metrics,
     };
     let batching = Batching {
         max_bytes: (config.max_request_bytes as f64 * REQUEST_FILL) as usize,

@@ -17,11 +17,110 @@ use http_body_util::Full;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use super::auth::{AccessToken, TokenSource};
+use super::auth::{AccessToken, AuthError, TokenSource};
 use super::config::Compression;
 use super::encoder::{Batch, Unsendable};
 use super::http::{HttpClient, HttpError};
+use crate::metrics::{Metrics, class};
 use crate::sinks::{FailureKind, SinkError};
+
+/// Why a chunk did not reach Cloud Logging: the token, the connection, the API's answer or the
+/// dead-letter file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// No access token to send with: the token server could not be reached, or refused.
+    #[error("{context}: {source}")]
+    Token {
+        /// When it was needed ("no access token", "refreshing the access token after a 401").
+        context: &'static str,
+        #[source]
+        source: AuthError,
+    },
+    /// `entries:write` could not be reached, broke the exchange off or did not answer in time.
+    #[error("entries:write to {url} {}: {source}", failed(.source))]
+    Transport {
+        url: String,
+        #[source]
+        source: HttpError,
+    },
+    /// `entries:write` answered an error status for the whole request; `message` is the
+    /// API's (or the start of the body).
+    #[error("entries:write answered {}", describe_status(*.status, .message))]
+    Status { status: StatusCode, message: String },
+    /// Every entry of a request was refused on its own: the request itself is wrong.
+    #[error("entries:write refused every entry: {0}")]
+    RefusedEveryEntry(String),
+    /// The rejected entries could not be written to the dead-letter file.
+    #[error("writing the dead-letter file {}: {source}", path.display())]
+    DeadLetter {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn failed(error: &HttpError) -> &'static str {
+    match error {
+        HttpError::Timeout(_) => "timed out",
+        HttpError::Connection(_) => "connection failed",
+    }
+}
+
+fn describe_status(status: StatusCode, message: &str) -> String {
+    match status.as_u16() {
+        401 => format!("401 Unauthorized: {message}"),
+        403 => format!("403 Permission denied: {message}"),
+        404 => format!("404 Not found: {message}"),
+        429 => format!("429 Too Many Requests (quota or rate limit): {message}"),
+        code => format!("HTTP {code}: {message}"),
+    }
+}
+
+impl WriteError {
+    /// As far as the concurrency limit cares.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            WriteError::Transport {
+                source: HttpError::Timeout(_),
+                ..
+            } => FailureKind::Timeout,
+            WriteError::Transport { .. } => FailureKind::Connection,
+            WriteError::Status { status, .. } => match status.as_u16() {
+                429 => FailureKind::Throttled,
+                500..=599 => FailureKind::Server,
+                _ => FailureKind::Other,
+            },
+            WriteError::Token { .. }
+            | WriteError::RefusedEveryEntry(_)
+            | WriteError::DeadLetter { .. } => FailureKind::Other,
+        }
+    }
+
+    /// The class of `logferry_errors_total`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            WriteError::Token { source, .. } => source.class(),
+            WriteError::Transport {
+                source: HttpError::Timeout(_),
+                ..
+            } => class::GOOGLE_CLOUD_TIMEOUT,
+            WriteError::Transport { .. } => class::GOOGLE_CLOUD_CONNECTION,
+            WriteError::Status { status, .. } => status_class(*status),
+            WriteError::RefusedEveryEntry(_) => class::GOOGLE_CLOUD_REQUEST,
+            WriteError::DeadLetter { .. } => class::DEAD_LETTER,
+        }
+    }
+}
+
+/// The class of an error status of `entries:write`.
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 | 403 => class::GOOGLE_CLOUD_AUTH,
+        429 => class::GOOGLE_CLOUD_QUOTA,
+        400..=499 => class::GOOGLE_CLOUD_REQUEST,
+        _ => class::GOOGLE_CLOUD_SERVER,
+    }
+}
 
 /// How often "Successfully sent" is repeated at INFO after the first time.
 pub const SUCCESS_LOG_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -76,6 +175,7 @@ pub struct Service {
     pub dead_letter: DeadLetter,
     pub stats: Arc<GoogleCloudStats>,
     pub last_success_log: Mutex<Option<Instant>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Service {
@@ -106,9 +206,7 @@ impl Service {
                 .unwrap_or_default();
             error!(entries = original, error = %message,
                 "Cloud Logging refused every entry of a request; this looks like a configuration problem (resource, labels, project); will retry");
-            return Err(SinkError::new(format!(
-                "entries:write refused every entry: {message}"
-            )));
+            return Err(WriteError::RefusedEveryEntry(message).into());
         }
         for (batch, status) in outcome.refused {
             self.dead_letter_entries(&batch, vec![(0, status)]).await?;
@@ -196,28 +294,28 @@ impl Service {
             Compression::None => raw.clone(),
             Compression::Gzip => Bytes::from(gzip(raw)),
         };
-        let mut token = self.tokens.token().await.map_err(|e| {
-            warn!(error = %e, "cannot get an access token for Cloud Logging; will retry");
-            SinkError::new(format!("no access token: {e}"))
+        let mut token = self.tokens.token().await.map_err(|source| {
+            warn!(error = %source, "cannot get an access token for Cloud Logging; will retry");
+            WriteError::Token {
+                context: "no access token",
+                source,
+            }
         })?;
         let mut refreshed = false;
         loop {
             let started = Instant::now();
             let answer = self.exchange(body.clone(), token.as_ref()).await;
-            observe_request(&answer, started.elapsed(), body.len());
+            observe_request(&self.metrics, &answer, started.elapsed(), body.len());
             self.stats.requests_sent.fetch_add(1, Ordering::Relaxed);
             let answer = match answer {
                 Ok(answer) => answer,
-                Err(e) => {
+                Err(source) => {
                     self.stats.requests_failed.fetch_add(1, Ordering::Relaxed);
-                    let (kind, what) = match e {
-                        HttpError::Timeout(_) => (FailureKind::Timeout, "timed out"),
-                        HttpError::Connection(_) => (FailureKind::Connection, "connection failed"),
-                    };
-                    return Err(SinkError::of(
-                        kind,
-                        format!("entries:write to {} {what}: {e}", self.url),
-                    ));
+                    return Err(WriteError::Transport {
+                        url: self.url.clone(),
+                        source,
+                    }
+                    .into());
                 }
             };
             let status = answer.status;
@@ -243,14 +341,12 @@ impl Service {
                     .token_refreshes_forced
                     .fetch_add(1, Ordering::Relaxed);
                 warn!(error = %message, "Cloud Logging answered 401 Unauthorized; refreshing the access token");
-                token = Some(
-                    self.tokens
-                        .refresh_after_rejection(stale)
-                        .await
-                        .map_err(|e| {
-                            SinkError::new(format!("refreshing the access token after a 401: {e}"))
-                        })?,
-                );
+                token = Some(self.tokens.refresh_after_rejection(stale).await.map_err(
+                    |source| WriteError::Token {
+                        context: "refreshing the access token after a 401",
+                        source,
+                    },
+                )?);
                 continue;
             }
             if status == StatusCode::BAD_REQUEST || status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -277,32 +373,21 @@ impl Service {
             }
             self.stats.requests_failed.fetch_add(1, Ordering::Relaxed);
             let retry_after = retry_after(&answer.headers, error.as_ref());
-            let text = match status.as_u16() {
+            match status.as_u16() {
                 401 => {
                     error!(error = %message, "Cloud Logging rejected the credentials (401 Unauthorized) even after a token refresh; will retry");
-                    format!("401 Unauthorized: {message}")
                 }
                 403 => {
                     error!(error = %message, "Cloud Logging denied permission (403): the service account needs roles/logging.logWriter on the project; will retry");
-                    format!("403 Permission denied: {message}")
                 }
                 404 => {
                     error!(error = %message, url = %self.url, "Cloud Logging answered 404: check `project_id` and `endpoint`; will retry");
-                    format!("404 Not found: {message}")
                 }
-                429 => format!("429 Too Many Requests (quota or rate limit): {message}"),
-                code => format!("HTTP {code}: {message}"),
-            };
-            let kind = match status.as_u16() {
-                429 => FailureKind::Throttled,
-                500..=599 => FailureKind::Server,
-                _ => FailureKind::Other,
-            };
-            return Err(SinkError {
-                message: format!("entries:write answered {text}"),
-                kind,
-                retry_after,
-            });
+                _ => {}
+            }
+            return Err(
+                SinkError::from(WriteError::Status { status, message }).retry_after(retry_after)
+            );
         }
     }
 
@@ -435,10 +520,14 @@ impl DeadLetter {
             file.sync_data()
         })
         .await
-        .map_err(|e| SinkError::new(format!("dead-letter writer failed: {e}")))?
-        .map_err(|e| {
-            error!(path = %self.path.display(), error = %e, "cannot write the dead-letter file; the chunk will be retried");
-            SinkError::new(format!("writing the dead-letter file {}: {e}", self.path.display()))
+        .unwrap_or_else(|e| Err(std::io::Error::other(format!("the writer task failed: {e}"))))
+        .map_err(|source| {
+            error!(path = %self.path.display(), error = %source, "cannot write the dead-letter file; the chunk will be retried");
+            WriteError::DeadLetter {
+                path: self.path.clone(),
+                source,
+            }
+            .into()
         })
     }
 }
@@ -462,29 +551,32 @@ pub(crate) fn retry_after(headers: &HeaderMap, error: Option<&ErrorBody>) -> Opt
     })
 }
 
-/// Request latency and size, and the class of a failure, for the metrics endpoint.
-fn observe_request(answer: &Result<super::http::Answer, HttpError>, took: Duration, bytes: usize) {
-    use crate::metrics::{self, class};
-    let (code, failure) = match answer {
-        Err(HttpError::Timeout(_)) => ("error", Some(class::GOOGLE_CLOUD_TIMEOUT)),
-        Err(HttpError::Connection(_)) => ("error", Some(class::GOOGLE_CLOUD_CONNECTION)),
+/// Request latency and size for the metrics endpoint. A failure is counted in
+/// `logferry_errors_total` once, with the chunk it fails (by the output's metering, from
+/// [`WriteError::class`]); an answer that does not fail the chunk (a 401 cured by a new token, a
+/// 400 bisected) shows in the `code` label here.
+fn observe_request(
+    metrics: &Metrics,
+    answer: &Result<super::http::Answer, HttpError>,
+    took: Duration,
+    bytes: usize,
+) {
+    let code = match answer {
+        Err(_) => "error",
         Ok(a) => match a.status.as_u16() {
-            200..=299 => ("2xx", None),
-            401 | 403 => ("4xx", Some(class::GOOGLE_CLOUD_AUTH)),
-            429 => ("4xx", Some(class::GOOGLE_CLOUD_QUOTA)),
-            400..=499 => ("4xx", Some(class::GOOGLE_CLOUD_REQUEST)),
-            _ => ("5xx", Some(class::GOOGLE_CLOUD_SERVER)),
+            200..=299 => "2xx",
+            400..=499 => "4xx",
+            _ => "5xx",
         },
     };
-    metrics::GOOGLE_CLOUD_REQUEST_DURATION
+    metrics
+        .google_cloud_request_duration
         .with(&[code])
         .observe_duration(took);
-    metrics::GOOGLE_CLOUD_REQUEST_BYTES
+    metrics
+        .google_cloud_request_bytes
         .with(&[])
         .observe(bytes as f64);
-    if let Some(class) = failure {
-        metrics::error(class);
-    }
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {

@@ -457,7 +457,7 @@ fn credentials_files_load_and_never_print_their_secrets() {
     );
 
     std::fs::write(&path, r#"{"type":"service_account","client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}"#).unwrap();
-    let error = load_credentials_file(&path).err().unwrap();
+    let error = load_credentials_file(&path).err().unwrap().to_string();
     assert!(
         error.contains("PKCS#8") && !error.contains("AAAA"),
         "{error}"
@@ -467,6 +467,7 @@ fn credentials_files_load_and_never_print_their_secrets() {
         load_credentials_file(&path)
             .err()
             .unwrap()
+            .to_string()
             .contains("external_account")
     );
 }

@@ -17,4 +17,4 @@ pub use config::{
     DEFAULT_PORT, ForwardSourceConfig, Security, hostname, read_addr, read_security,
     transport_not_supported,
 };
-pub use server::{release_listeners_except, spawn_forward_source};
+pub use server::{KeptListeners, spawn_forward_source};

@@ -27,7 +27,7 @@ use super::config::{ForwardSourceConfig, PARTIAL_MESSAGE_TIMEOUT};
 use super::handshake;
 use crate::ack::Ack;
 use crate::event::{Event, Record};
-use crate::metrics::{self, Counter, Gauge};
+use crate::metrics::{self, Counter, Gauge, Metrics};
 use crate::msgpack::{self, DecodeError, Value};
 use crate::router::Router;
 use crate::sources::SourceBatch;
@@ -46,44 +46,62 @@ struct Ctx {
     connections: Arc<Counter>,
     refused: Arc<Counter>,
     active: Arc<Gauge>,
+    metrics: Arc<Metrics>,
 }
 
-/// Listening sockets kept for the life of the process, by configured address (port 0 excepted):
-/// across a reload the new pipeline accepts on the socket the old one listened on, so a client
+/// Listening sockets kept across pipelines, by configured address (port 0 excepted): across a
+/// reload the new pipeline accepts on the socket the old one listened on, so a client
 /// connecting while the old pipeline drains waits in the kernel's backlog instead of being
-/// refused.
-static KEPT_LISTENERS: Mutex<Vec<(SocketAddr, std::net::TcpListener)>> = Mutex::new(Vec::new());
+/// refused. One per agent, held by what outlives its pipelines (the supervisor's run options);
+/// clones share the sockets.
+#[derive(Clone, Default)]
+pub struct KeptListeners(Arc<Mutex<Vec<(SocketAddr, std::net::TcpListener)>>>);
 
-fn kept_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    if addr.port() == 0 {
-        return std::net::TcpListener::bind(addr);
+impl KeptListeners {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(SocketAddr, std::net::TcpListener)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-    let mut kept = KEPT_LISTENERS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, listener)) = kept.iter().find(|(a, _)| *a == addr) {
-        return listener.try_clone();
+
+    /// The socket for `addr`: the kept one, else newly bound (and kept).
+    fn listener(&self, addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+        if addr.port() == 0 {
+            return std::net::TcpListener::bind(addr);
+        }
+        let mut kept = self.lock();
+        if let Some((_, listener)) = kept.iter().find(|(a, _)| *a == addr) {
+            return listener.try_clone();
+        }
+        let listener = std::net::TcpListener::bind(addr)?;
+        kept.push((addr, listener.try_clone()?));
+        Ok(listener)
     }
-    let listener = std::net::TcpListener::bind(addr)?;
-    kept.push((addr, listener.try_clone()?));
-    Ok(listener)
+
+    /// Closes the kept sockets of addresses no `<source>` listens on any more (a reload
+    /// removed them), so their port is free and clients are refused rather than left waiting.
+    pub fn release_except(&self, addrs: &[SocketAddr]) {
+        self.lock().retain(|(a, _)| addrs.contains(a));
+    }
 }
 
-/// Closes the kept sockets of addresses no `<source>` listens on any more (a reload removed
-/// them), so their port is free and clients are refused rather than left waiting.
-pub fn release_listeners_except(addrs: &[SocketAddr]) {
-    let mut kept = KEPT_LISTENERS.lock().unwrap_or_else(|p| p.into_inner());
-    kept.retain(|(a, _)| addrs.contains(a));
+impl std::fmt::Debug for KeptListeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let addrs: Vec<SocketAddr> = self.lock().iter().map(|(a, _)| *a).collect();
+        write!(f, "KeptListeners({addrs:?})")
+    }
 }
 
-/// Binds the port now (so a taken port is a start error) and serves on a thread of its own
-/// until the runtime drains (stop accepting, finish the messages being answered) or stops.
+/// Binds the port now (so a taken port is a start error; a socket in `listeners` is taken
+/// over) and serves on a thread of its own until the runtime drains (stop accepting, finish the
+/// messages being answered) or stops.
 pub fn spawn_forward_source(
     name: String,
     config: ForwardSourceConfig,
     router: Arc<Router>,
     label: Option<String>,
     control: SourceControl,
+    listeners: &KeptListeners,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let listener = kept_listener(config.addr)?;
+    let listener = listeners.listener(config.addr)?;
     serve_on(listener, name, config, router, label, control)
 }
 
@@ -110,11 +128,13 @@ pub(crate) fn serve_on(
         None
     };
     info!("listening forward input on {local}");
+    let m = control.metrics.clone();
     let ctx = Arc::new(Ctx {
-        records: metrics::INPUT_RECORDS.with(&[&name, "forward"]),
-        connections: metrics::FORWARD_CONNECTIONS.with(&[&name]),
-        refused: metrics::FORWARD_REFUSED_CONNECTIONS.with(&[&name]),
-        active: metrics::FORWARD_ACTIVE_CONNECTIONS.with(&[&name]),
+        records: m.input_records.with(&[&name, "forward"]),
+        connections: m.forward_connections.with(&[&name]),
+        refused: m.forward_refused_connections.with(&[&name]),
+        active: m.forward_active_connections.with(&[&name]),
+        metrics: m,
         config,
         router,
         label,
@@ -191,7 +211,7 @@ async fn serve(
                         match connection(&ctx, stream, peer, &drain, &abort).await {
                             Ok(()) => debug!(%peer, "forward connection closed"),
                             Err(Close { class, reason }) => {
-                                metrics::error(class);
+                                ctx.metrics.error(class);
                                 warn!(input = %ctx.name, %peer, %reason, "closing a forward connection");
                             }
                         }
@@ -558,7 +578,7 @@ fn handle_message(
                 Ok(())
             }
             Err(why) if ctx.config.skip_invalid_event => {
-                metrics::error(metrics::class::FORWARD_MALFORMED);
+                ctx.metrics.error(metrics::class::FORWARD_MALFORMED);
                 warn!(input = %ctx.name, %peer, reason = %why, "skipped an invalid event");
                 Ok(())
             }

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use super::config::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ForwardSourceConfig};
 use super::server::serve_on;
-use crate::metrics;
 use crate::msgpack;
 use crate::router::Router;
 use crate::sources::tail::SourceControl;
@@ -67,13 +66,17 @@ impl Input {
     }
 
     fn active(&self) -> i64 {
-        metrics::FORWARD_ACTIVE_CONNECTIONS
+        self.control
+            .metrics
+            .forward_active_connections
             .with(&[&self.name])
             .get()
     }
 
     fn refused(&self) -> u64 {
-        metrics::FORWARD_REFUSED_CONNECTIONS
+        self.control
+            .metrics
+            .forward_refused_connections
             .with(&[&self.name])
             .get()
     }

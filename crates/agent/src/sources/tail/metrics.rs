@@ -16,9 +16,10 @@ use tail::pos_file::PosEntry;
 
 const POSITIONS_EVERY: Duration = Duration::from_secs(1);
 
-use crate::metrics::{self, Counter, Histogram};
+use crate::metrics::{Counter, Histogram, Metrics};
 
 pub(super) struct TailMetrics {
+    registry: Arc<Metrics>,
     plugin_id: String,
     records: Arc<Counter>,
     pub(super) exposure: Arc<Histogram>,
@@ -29,11 +30,12 @@ pub(super) struct TailMetrics {
 }
 
 impl TailMetrics {
-    pub(super) fn new(plugin_id: &str) -> TailMetrics {
+    pub(super) fn new(plugin_id: &str, registry: Arc<Metrics>) -> TailMetrics {
         TailMetrics {
             plugin_id: plugin_id.to_string(),
-            records: metrics::INPUT_RECORDS.with(&[plugin_id, "tail"]),
-            exposure: metrics::EXPOSURE_WINDOW.with(&[plugin_id]),
+            records: registry.input_records.with(&[plugin_id, "tail"]),
+            exposure: registry.exposure_window.with(&[plugin_id]),
+            registry,
             per_path: HashMap::new(),
             known_paths: HashSet::new(),
             next_positions: Instant::now(),
@@ -42,16 +44,21 @@ impl TailMetrics {
 
     /// A chunk of `lines` lines and `bytes` bytes was read from `path`.
     pub(super) fn read(&mut self, path: &Arc<Path>, lines: u64, bytes: u64) {
-        let plugin_id = &self.plugin_id;
+        let (plugin_id, registry) = (&self.plugin_id, &self.registry);
         let (l, b) = self.per_path.entry(path.clone()).or_insert_with(|| {
             let p = path.to_string_lossy();
             (
-                metrics::TAIL_LINES_READ.with(&[plugin_id, &p]),
-                metrics::TAIL_BYTES_READ.with(&[plugin_id, &p]),
+                registry.tail_lines_read.with(&[plugin_id, &p]),
+                registry.tail_bytes_read.with(&[plugin_id, &p]),
             )
         });
         l.add(lines);
         b.add(bytes);
+    }
+
+    /// Counts an error of `class`.
+    pub(super) fn error(&self, class: &'static str) {
+        self.registry.error(class);
     }
 
     /// Events handed to the router.
@@ -103,10 +110,11 @@ impl TailMetrics {
                     .last()
                     .is_some_and(|path| gone.contains(path.as_str()))
         };
-        metrics::TAIL_LINES_READ.remove_where(ours);
-        metrics::TAIL_BYTES_READ.remove_where(ours);
-        metrics::TAIL_FILE_POSITION.remove_where(ours);
-        metrics::TAIL_BYTES_BEHIND.remove_where(ours);
+        let registry = &self.registry;
+        registry.tail_lines_read.remove_where(ours);
+        registry.tail_bytes_read.remove_where(ours);
+        registry.tail_file_position.remove_where(ours);
+        registry.tail_bytes_behind.remove_where(ours);
     }
 
     /// The position and bytes-behind gauges of the file now at each path.
@@ -117,13 +125,15 @@ impl TailMetrics {
             current.insert(entry.path.as_str(), entry);
         }
         for (path, entry) in current {
-            metrics::TAIL_FILE_POSITION
+            self.registry
+                .tail_file_position
                 .with(&[&self.plugin_id, "tail", path])
                 .set(entry.offset as i64);
             if let Ok(meta) = std::fs::metadata(path)
                 && meta.ino() == entry.inode
             {
-                metrics::TAIL_BYTES_BEHIND
+                self.registry
+                    .tail_bytes_behind
                     .with(&[&self.plugin_id, path])
                     .set(meta.len().saturating_sub(entry.offset) as i64);
             }

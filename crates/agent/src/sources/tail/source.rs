@@ -38,6 +38,8 @@ pub struct SourceControl {
     /// (unacknowledged), so the next pipeline continues exactly where this one stopped.
     pub reload: Arc<AtomicBool>,
     pub policy: Arc<DrainPolicy>,
+    /// The agent's metrics, which the source counts into.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// When a draining source decides the application has stopped writing.
@@ -115,7 +117,7 @@ pub fn spawn_tail_source(
                 tags: HashMap::new(),
                 last_persist: Instant::now(),
                 mismatches: 0,
-                metrics: TailMetrics::new(&name),
+                metrics: TailMetrics::new(&name, control.metrics.clone()),
                 read_times: config_pos_file.as_deref().map(ReadTimes::open),
             };
             source.run(&control);
@@ -481,7 +483,7 @@ impl TailSource {
                     if truncated { "truncated" } else { "split into several events" }
                 ),
                 Notice::Unreadable { path, error } => {
-                    crate::metrics::error(crate::metrics::class::TAIL_UNREADABLE);
+                    self.metrics.error(crate::metrics::class::TAIL_UNREADABLE);
                     warn!(path = %path.display(), %error, "cannot read this path; other files are unaffected")
                 }
                 Notice::PosFileDamaged { line, text } => warn!(

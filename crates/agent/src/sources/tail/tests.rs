@@ -69,7 +69,9 @@ fn series_of_files_no_longer_followed_are_removed() {
         std::fs::write(&path, "one line\n").unwrap();
         let path_label = path.display().to_string();
         wait_until(&format!("{path_label} to be read"), || {
-            metrics::TAIL_LINES_READ
+            control
+                .metrics
+                .tail_lines_read
                 .snapshot()
                 .iter()
                 .any(|(labels, counter)| {
@@ -84,9 +86,10 @@ fn series_of_files_no_longer_followed_are_removed() {
     // deleted file's inode is reused by the next file, and positions are kept by inode.)
     let remembered = 16;
     wait_until("the series of forgotten files to go", || {
-        series(&metrics::TAIL_LINES_READ, name).len() <= remembered
-            && series(&metrics::TAIL_BYTES_READ, name).len() <= remembered
-            && series(&metrics::TAIL_FILE_POSITION, name).len() <= remembered
+        let m = &control.metrics;
+        series(&m.tail_lines_read, name).len() <= remembered
+            && series(&m.tail_bytes_read, name).len() <= remembered
+            && series(&m.tail_file_position, name).len() <= remembered
     });
     control.stop.store(true, Ordering::Release);
     thread.join().unwrap();

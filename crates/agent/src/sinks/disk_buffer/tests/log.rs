@@ -295,3 +295,15 @@ async fn two_outputs_given_one_buffer_path_fail_to_start_and_release_it() {
     // The output that did start was stopped with the pipeline: the directory is free again.
     let (_log, _) = open(&config(dir.path(), 4096, 1 << 24));
 }
+
+#[test]
+fn a_tag_past_64_kib_is_cut_at_a_character_boundary() {
+    // 'é' takes bytes 65,534 and 65,535: a cut at 65,535 bytes would split it.
+    let tag = format!("{}é{}", "a".repeat(u16::MAX as usize - 1), "b".repeat(10));
+    let mut e = event(1, 0);
+    e.tag = Arc::from(tag.as_str());
+    let mut out = Vec::new();
+    record::encode(&e, &mut out);
+    let back = record::decode(&out[record::RECORD_HEADER..]).expect("the record decodes");
+    assert_eq!(&*back.tag, "a".repeat(u16::MAX as usize - 1));
+}

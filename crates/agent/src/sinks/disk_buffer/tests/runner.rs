@@ -2,6 +2,7 @@
 //! the buffer gauges.
 
 use super::*;
+use crate::telemetry::Telemetry;
 
 #[derive(Default)]
 struct TestSink {
@@ -18,7 +19,7 @@ impl Sink for TestSink {
                 .extend(delivery.events.iter().map(id));
             Ok(())
         } else {
-            Err(SinkError::new("endpoint down"))
+            Err(SinkError::other("endpoint down"))
         };
         Box::pin(async move { (delivery, result) })
     }
@@ -70,9 +71,9 @@ fn gauges(metrics: &OutputMetrics) -> (i64, i64) {
     (metrics.buffer_entries.get(), metrics.buffer_bytes.get())
 }
 
-/// `plugin_id` must be unique to the test: the gauges are process-wide.
+/// The sink's gauges, in metrics of the test's own.
 fn gauged_sink(plugin_id: &str, up: bool) -> GaugedSink {
-    let metrics = OutputMetrics::new(plugin_id, "test");
+    let metrics = OutputMetrics::new(&Telemetry::default(), plugin_id, "test");
     let destination = Arc::new(TestSink::default());
     destination.up.store(up, Ordering::SeqCst);
     GaugedSink {
@@ -122,7 +123,7 @@ async fn batches_are_acknowledged_when_buffered_and_replayed_after_a_restart() {
     let (handle, join) = spawn_disk_output(
         "out",
         down.clone(),
-        &OutputMetrics::new("disk-replay-test", "test"),
+        &OutputMetrics::new(&Telemetry::default(), "disk-replay-test", "test"),
         fast_buffer(),
         disk.clone(),
         abort.clone(),
@@ -147,7 +148,7 @@ async fn batches_are_acknowledged_when_buffered_and_replayed_after_a_restart() {
     let (handle, join) = spawn_disk_output(
         "out",
         up.clone(),
-        &OutputMetrics::new("disk-replay-test", "test"),
+        &OutputMetrics::new(&Telemetry::default(), "disk-replay-test", "test"),
         fast_buffer(),
         disk,
         CancellationToken::new(),
@@ -168,7 +169,7 @@ async fn a_full_buffer_holds_the_sources_back_until_deliveries_free_space() {
     let (handle, join) = spawn_disk_output(
         "out",
         sink.clone(),
-        &OutputMetrics::new("disk-full-test", "test"),
+        &OutputMetrics::new(&Telemetry::default(), "disk-full-test", "test"),
         fast_buffer(),
         disk,
         CancellationToken::new(),
