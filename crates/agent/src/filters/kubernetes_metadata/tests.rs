@@ -14,6 +14,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -66,8 +68,30 @@ fn node_of(object: &Value) -> Option<&str> {
 
 impl FakeApi {
     async fn start() -> FakeApi {
+        FakeApi::serve(None).await
+    }
+
+    /// Over TLS, with a certificate for 127.0.0.1 from `testdata/ca.crt` (the cluster's CA).
+    async fn start_tls() -> FakeApi {
+        let certs = CertificateDer::pem_slice_iter(include_bytes!("testdata/server.crt"))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("testdata/server.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        FakeApi::serve(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> FakeApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let fake = FakeApi {
             url,
             state: Arc::default(),
@@ -79,18 +103,35 @@ impl FakeApi {
                     return;
                 };
                 let fake = served.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let fake = fake.clone();
-                        async move { Ok::<_, std::convert::Infallible>(fake.answer(request)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                match &tls {
+                    Some(tls) => {
+                        let tls = tls.clone();
+                        tokio::spawn(async move {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                fake.serve_connection(TokioIo::new(stream)).await;
+                            }
+                        });
+                    }
+                    None => {
+                        tokio::spawn(fake.serve_connection(TokioIo::new(stream)));
+                    }
+                }
             }
         });
         fake
+    }
+
+    async fn serve_connection<I>(self, io: I)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let service = hyper::service::service_fn(move |request| {
+            let fake = self.clone();
+            async move { Ok::<_, std::convert::Infallible>(fake.answer(request)) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(io, service)
+            .await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
@@ -589,4 +630,41 @@ fn api_parameters_are_read_and_checked() {
             .any(|d| !d.is_error() && d.message.contains("watch false")),
         "{diags:?}"
     );
+}
+
+/// In a cluster the API server's certificate is checked against the cluster's CA (`ca.crt`
+/// beside the token); the Mozilla roots do not know that CA; `verify_ssl false` takes any.
+#[test]
+fn the_api_servers_certificate_is_checked_against_the_cluster_ca() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = runtime.block_on(FakeApi::start_tls());
+    fake.put_pod(pod("u0", "web-0", "node-a", &container_id(1), "web"));
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/filters/kubernetes_metadata/testdata/ca.crt");
+    let list = |ca_file: Option<&Path>, verify_ssl: bool| {
+        let settings = api::ApiSettings {
+            base: fake.url.clone(),
+            token_file: Some(token.clone()),
+            ca_file: ca_file.map(Path::to_owned),
+            verify_ssl,
+            client_cert: None,
+            client_key: None,
+            open_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+        };
+        let client = api::ApiClient::new(settings).unwrap();
+        runtime.block_on(client.list::<api::Pod>("/api/v1/pods?"))
+    };
+    let listed = list(Some(&ca), true).unwrap();
+    assert_eq!(listed.items[0].metadata.name, "web-0");
+    let error = list(None, true).unwrap_err().to_string();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(list(None, false).unwrap().items.len(), 1);
 }
