@@ -101,9 +101,8 @@ impl ApiClient {
     pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<List<T>, ApiError> {
         let timeout = self.settings.read_timeout;
         let exchange = async {
-            let body = self.open(path).await?;
+            let mut body = self.open(path).await?;
             let mut bytes = Vec::new();
-            let mut body = body;
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| connection(path, &e))?;
                 if let Some(data) = frame.data_ref() {

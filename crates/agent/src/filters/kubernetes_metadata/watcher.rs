@@ -47,6 +47,7 @@ pub(crate) async fn run(
     shaping: Arc<Shaping>,
     stop: CancellationToken,
 ) {
+    let (cache, shaping) = (&*cache, &*shaping);
     let pods_path = match &options.node {
         Some(node) => format!(
             "/api/v1/pods?fieldSelector=spec.nodeName%3D{}",
@@ -54,70 +55,71 @@ pub(crate) async fn run(
         ),
         None => "/api/v1/pods?".to_owned(),
     };
-    let (list_cache, list_shaping) = (cache.clone(), shaping.clone());
-    let (event_cache, event_shaping) = (cache.clone(), shaping.clone());
-    let state_cache = cache.clone();
-    let pods = list_and_watch::<Pod>(
-        &client,
-        "pods",
-        pods_path,
-        &options,
-        &stop,
-        move |items| list_cache.replace_pods(items.iter().map(|p| list_shaping.pod(p)).collect()),
-        move |event| match event {
-            WatchEvent::Added(p) | WatchEvent::Modified(p) => {
-                event_cache.put_pod(event_shaping.pod(&p))
-            }
-            WatchEvent::Deleted(p) => event_cache.delete_pod(&p.metadata.uid),
-            _ => {}
-        },
-        move |up| state_cache.set_api_state(if up { ApiState::Up } else { ApiState::Down }),
-    );
+    let pods = list_and_watch::<Pod>(&client, pods_path, &options, cache, shaping, &stop);
     let namespaces = async {
-        if !options.namespaces {
-            return;
+        if options.namespaces {
+            let path = "/api/v1/namespaces?".to_owned();
+            list_and_watch::<Namespace>(&client, path, &options, cache, shaping, &stop).await;
         }
-        let (list_cache, list_shaping) = (cache.clone(), shaping.clone());
-        let (event_cache, event_shaping) = (cache.clone(), shaping.clone());
-        list_and_watch::<Namespace>(
-            &client,
-            "namespaces",
-            "/api/v1/namespaces?".to_owned(),
-            &options,
-            &stop,
-            move |items| {
-                list_cache
-                    .replace_namespaces(items.iter().map(|n| list_shaping.namespace(n)).collect())
-            },
-            move |event| match event {
-                WatchEvent::Added(n) | WatchEvent::Modified(n) => {
-                    let (name, info) = event_shaping.namespace(&n);
-                    event_cache.put_namespace(name, info)
-                }
-                WatchEvent::Deleted(n) => event_cache.delete_namespace(&n.metadata.name),
-                _ => {}
-            },
-            |_| {},
-        )
-        .await
     };
     tokio::join!(pods, namespaces);
 }
 
-/// An object whose resourceVersion a watch moves to.
-pub(crate) trait Object: DeserializeOwned + Send + 'static {
+/// A resource the watcher follows, and what its objects do to the cache.
+pub(crate) trait Resource: DeserializeOwned + Send + 'static {
+    /// For the log: `pods`, `namespaces`.
+    const NAME: &'static str;
+    /// Whether this watch being up lets a line wait for what it has not delivered yet.
+    const WAITED_FOR: bool;
     fn meta(&self) -> &ObjectMeta;
+    /// A new list: all there is.
+    fn listed(items: Vec<Self>, cache: &MetadataCache, shaping: &Shaping);
+    /// One event of the watch.
+    fn changed(event: WatchEvent<Self>, cache: &MetadataCache, shaping: &Shaping);
 }
 
-impl Object for Pod {
+impl Resource for Pod {
+    const NAME: &'static str = "pods";
+    const WAITED_FOR: bool = true;
+
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
     }
+
+    fn listed(items: Vec<Pod>, cache: &MetadataCache, shaping: &Shaping) {
+        cache.replace_pods(items.iter().map(|p| shaping.pod(p)).collect());
+    }
+
+    fn changed(event: WatchEvent<Pod>, cache: &MetadataCache, shaping: &Shaping) {
+        match event {
+            WatchEvent::Added(p) | WatchEvent::Modified(p) => cache.put_pod(shaping.pod(&p)),
+            WatchEvent::Deleted(p) => cache.delete_pod(&p.metadata.uid),
+            _ => {}
+        }
+    }
 }
 
-impl Object for Namespace {
+impl Resource for Namespace {
+    const NAME: &'static str = "namespaces";
+    const WAITED_FOR: bool = false;
+
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
+    }
+
+    fn listed(items: Vec<Namespace>, cache: &MetadataCache, shaping: &Shaping) {
+        cache.replace_namespaces(items.iter().map(|n| shaping.namespace(n)).collect());
+    }
+
+    fn changed(event: WatchEvent<Namespace>, cache: &MetadataCache, shaping: &Shaping) {
+        match event {
+            WatchEvent::Added(n) | WatchEvent::Modified(n) => {
+                let (name, info) = shaping.namespace(&n);
+                cache.put_namespace(name, info);
+            }
+            WatchEvent::Deleted(n) => cache.delete_namespace(&n.metadata.name),
+            _ => {}
+        }
     }
 }
 
@@ -130,19 +132,21 @@ enum Ended {
     Failed(ApiError),
 }
 
-/// List `path`, hand the items to `on_list`, watch from there handing events to `on_event`,
-/// and start over on failure; `on_state` says whether the watch is up.
-#[allow(clippy::too_many_arguments)]
-async fn list_and_watch<T: Object>(
+/// List `path` into the cache, watch from there, and start over on failure.
+async fn list_and_watch<T: Resource>(
     client: &ApiClient,
-    what: &str,
     path: String,
     options: &WatchOptions,
+    cache: &MetadataCache,
+    shaping: &Shaping,
     stop: &CancellationToken,
-    on_list: impl Fn(Vec<T>),
-    on_event: impl Fn(WatchEvent<T>),
-    on_state: impl Fn(bool),
 ) {
+    let what = T::NAME;
+    let on_state = |up: bool| {
+        if T::WAITED_FOR {
+            cache.set_api_state(if up { ApiState::Up } else { ApiState::Down });
+        }
+    };
     let mut failures: u32 = 0;
     let mut up = false;
     let fail = |failures: &mut u32, up: &mut bool, error: &ApiError| {
@@ -185,7 +189,7 @@ async fn list_and_watch<T: Object>(
             }
         };
         let count = items.len();
-        on_list(items);
+        T::listed(items, cache, shaping);
         if failures > 0 {
             info!("the Kubernetes API answers again: {count} {what} listed");
         } else {
@@ -199,7 +203,7 @@ async fn list_and_watch<T: Object>(
             let mut delivered = false;
             let ended = tokio::select! {
                 _ = stop.cancelled() => return,
-                ended = watch(client, &path, &mut version, &on_event, &mut delivered) => ended,
+                ended = watch::<T>(client, &path, &mut version, cache, shaping, &mut delivered) => ended,
             };
             if delivered {
                 relists = 0;
@@ -220,11 +224,12 @@ async fn list_and_watch<T: Object>(
 }
 
 /// One watch from `version`, moving it with each event.
-async fn watch<T: Object>(
+async fn watch<T: Resource>(
     client: &ApiClient,
     path: &str,
     version: &mut String,
-    on_event: &impl Fn(WatchEvent<T>),
+    cache: &MetadataCache,
+    shaping: &Shaping,
     delivered: &mut bool,
 ) -> Ended {
     let separator = if path.ends_with('?') { "" } else { "&" };
@@ -256,7 +261,7 @@ async fn watch<T: Object>(
                 {
                     version.clone_from(&o.meta().resource_version);
                 }
-                on_event(event);
+                T::changed(event, cache, shaping);
                 *delivered = true;
             }
             Err(error) => return Ended::Failed(error),
