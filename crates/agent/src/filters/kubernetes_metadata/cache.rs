@@ -138,6 +138,9 @@ impl Shaping {
     }
 }
 
+/// How long lookups do not wait after a wait that the watch did not end.
+pub(crate) const MISSED_WAIT_PAUSE: Duration = Duration::from_secs(30);
+
 /// Whether the pod watch can be waited for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum ApiState {
@@ -202,6 +205,8 @@ struct State {
     namespaces: Table<NamespaceInfo>,
     tick: u64,
     api: Option<ApiState>,
+    /// When a wait with the watch up last ended without the pod.
+    missed_wait: Option<std::time::Instant>,
 }
 
 /// The cache shared by the filter (reading) and the watcher (writing).
@@ -281,10 +286,20 @@ impl MetadataCache {
     }
 
     /// [`Self::pod`], waiting up to `timeout` for the watch to deliver it, but only while the
-    /// watch is up (or starting): with the API server down the line goes on at once.
+    /// watch is up (or starting): with the API server down the line goes on at once. A wait
+    /// the watch did not end says the files being read are of pods long gone (kubelet keeps a
+    /// dead container's log for a while, and a start reads them all): for
+    /// [`MISSED_WAIT_PAUSE`] after one, the next lookups do not wait, so such files cost one
+    /// wait and not one each.
     pub fn wait_for_pod(&self, key: &PodKey, timeout: Duration) -> Option<Arc<PodInfo>> {
         let deadline = std::time::Instant::now() + timeout;
         let mut state = self.lock();
+        if state
+            .missed_wait
+            .is_some_and(|at| at.elapsed() < MISSED_WAIT_PAUSE)
+        {
+            return self.find(&mut state, key);
+        }
         loop {
             if let Some(pod) = self.find(&mut state, key) {
                 return Some(pod);
@@ -298,6 +313,9 @@ impl MetadataCache {
                     .min(until.saturating_duration_since(Instant::now())),
             };
             if left.is_zero() {
+                if state.api == Some(ApiState::Up) {
+                    state.missed_wait = Some(now);
+                }
                 return None;
             }
             state = self
@@ -639,6 +657,17 @@ mod tests {
                 .is_none()
         );
         assert!(start.elapsed() >= Duration::from_millis(200));
+        let start = std::time::Instant::now();
+        assert!(
+            cache
+                .wait_for_pod(&key("z", None, None), Duration::from_secs(10))
+                .is_none()
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "after a missed wait, no wait for a while"
+        );
+        cache.lock().missed_wait = None;
 
         let writer = cache.clone();
         let put = std::thread::spawn(move || {

@@ -396,11 +396,6 @@ fn pods_are_followed_through_the_watch() {
         "{:?}",
         fake.lists("pods")
     );
-    // Another node's pod is not this node's: not listed, not cached (its line waits
-    // `wait_for_pod`, once).
-    let other = line_of(&filter, "elsewhere", &container_id(9));
-    assert!(other.get("labels").is_none(), "{other}");
-
     // A pod added just before its first line: the line waits for the watch to deliver it.
     fake.put_pod(pod("u1", "web-1", "node-a", &container_id(2), "web"));
     assert_eq!(
@@ -497,6 +492,22 @@ fn pods_are_followed_through_the_watch() {
             .iter()
             .all(|r| state.watchers.iter().any(|(w, _, _)| w == r))
     });
+
+    // Another node's pod is not this node's: not listed, not cached (its line waits
+    // `wait_for_pod`, and the next unknown pods do not wait for a while).
+    let start = Instant::now();
+    let other = line_of(&filter, "elsewhere", &container_id(9));
+    assert!(other.get("labels").is_none(), "{other}");
+    assert!(start.elapsed() >= Duration::from_secs(3), "it waited");
+
+    let start = Instant::now();
+    let unknown = line_of(&filter, "web-8", &container_id(8));
+    assert!(unknown.get("labels").is_none(), "{unknown}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 
     // The filter dropped (the pipeline ended): the watch stops.
     drop(filter);
