@@ -1,5 +1,6 @@
 //! Filters (`<filter>`): `grep` keeps or drops events by field patterns, `record_transformer`
-//! adds and removes fields, `kubernetes_metadata` says which pod and container a line is from. Each runs on the source's thread, in declaration order.
+//! adds and removes fields, `kubernetes_metadata` says which pod and container a line is from
+//! and what the API server knows of them. Each runs on the source's thread, in declaration order.
 
 mod grep;
 mod kubernetes_metadata;
