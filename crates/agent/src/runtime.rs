@@ -135,7 +135,10 @@ pub async fn run_with(
         let steps = steps
             .into_iter()
             .map(|step| match step {
-                StepDef::Filter(pattern, filter) => Step::Filter(pattern, filter),
+                StepDef::Filter(pattern, filter) => {
+                    filter.start();
+                    Step::Filter(pattern, filter)
+                }
                 StepDef::Match(pattern, index) => Step::Match(pattern, index),
             })
             .collect();

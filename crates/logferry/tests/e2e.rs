@@ -7,6 +7,7 @@ mod e2e {
     pub mod emulator;
     pub mod forward;
     pub mod kit;
+    pub mod kube_api;
     pub mod node;
     pub mod operations;
     pub mod pod;

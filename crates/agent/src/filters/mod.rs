@@ -1,5 +1,6 @@
 //! Filters (`<filter>`): `grep` keeps or drops events by field patterns, `record_transformer`
-//! adds and removes fields, `kubernetes_metadata` says which pod and container a line is from. Each runs on the source's thread, in declaration order.
+//! adds and removes fields, `kubernetes_metadata` says which pod and container a line is from
+//! and what the API server knows of them. Each runs on the source's thread, in declaration order.
 
 mod grep;
 mod kubernetes_metadata;
@@ -12,6 +13,10 @@ pub use record_transformer::RecordTransformer;
 use crate::event::Event;
 
 pub trait Filter: Send + Sync {
+    /// Starts what the filter runs beside the pipeline (the `kubernetes_metadata` watch), from
+    /// within the runtime, before the sources; stopped when the filter is dropped.
+    fn start(&self) {}
+
     /// Changes the event in place; `false` drops it (intentionally: it counts as delivered).
     fn apply(&self, event: &mut Event) -> bool;
 }

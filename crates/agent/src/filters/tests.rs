@@ -230,8 +230,8 @@ fn kubernetes_metadata_keeps_a_records_own_pod() {
     assert_eq!(kubernetes_of(&e), (own, None));
 }
 
-/// The config: a custom regexp with the plugin's group names is used; parameters that need the
-/// API server are warnings, not errors; a regexp without the groups and `use_journal` are
+/// The config: a custom regexp with the plugin's group names is used; `watch false` is a
+/// warning (the filter always watches); a regexp without the groups and `use_journal` are
 /// errors; a typo is an unknown parameter.
 #[test]
 fn kubernetes_metadata_config() {
@@ -241,12 +241,9 @@ fn kubernetes_metadata_config() {
     );
     let filter = filter.expect("valid");
     let warnings: Vec<_> = diags.iter().filter(|d| !d.is_error()).collect();
-    assert_eq!(warnings.len(), 2, "{diags:?}");
+    assert_eq!(warnings.len(), 1, "{diags:?}");
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-    assert!(
-        warnings[0].message.contains("kubernetes_url"),
-        "{warnings:?}"
-    );
+    assert!(warnings[0].message.contains("watch false"), "{warnings:?}");
     let mut e = event(serde_json::json!({}));
     e.tag = "k.ns.pod.ctr".into();
     filter.apply(&mut e);

@@ -4,13 +4,16 @@
 //! restarts another, starts a pod and deletes one, while logferry runs with the DaemonSet's args
 //! and its ConfigMap's node config (paths moved under the temp dir, the emulator's `endpoint`
 //! added), a fake GKE metadata server and `NODE_NAME`. Every line arrives once, with its pod's
-//! `k8s_container` resource, its stream's log and the node's label.
+//! `k8s_container` resource, its stream's log and the node's label. With a fake Kubernetes API
+//! server ([`super::kube_api`]) the entries also carry their pod's labels (`k8s-pod/KEY`), through
+//! relabelling, deletion right after the last lines, and the API server going down and back.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::kube_api::FakeKubeApi;
 use super::pod::{
     CLUSTER, LOCATION, PROJECT, Proc, configmap_fluentd_conf, container_args, fake_metadata_server,
     local_agent_args, manifest, query,
@@ -37,6 +40,10 @@ struct Expected {
     container: &'static str,
     stream: &'static str,
     json: bool,
+    /// The values its entry's `k8s-pod/app` label may have (`None`: no such label): the pod's
+    /// labels when the line was written, or the ones before a change the agent may not have
+    /// seen yet.
+    apps: Vec<Option<String>>,
 }
 
 impl Container {
@@ -126,6 +133,7 @@ impl Container {
         root: &Path,
         from: usize,
         count: usize,
+        apps: &[Option<String>],
         expected: &mut HashMap<String, Expected>,
     ) {
         let mut text = String::new();
@@ -155,6 +163,7 @@ impl Container {
                     container: self.name,
                     stream,
                     json,
+                    apps: apps.to_vec(),
                 },
             );
         }
@@ -197,10 +206,18 @@ struct Node {
     args: Vec<String>,
     /// Every line written so far, by message.
     expected: HashMap<String, Expected>,
+    /// Per pod, the `k8s-pod/app` values its next lines may arrive with (default: none).
+    apps: HashMap<&'static str, Vec<Option<String>>>,
 }
 
 impl Node {
     fn new() -> Node {
+        Node::with_api(None)
+    }
+
+    /// The node; with `api`, its config's filter asks that API server (as the pod's service
+    /// account would ask the cluster's), with the test's token and quick retries.
+    fn with_api(api: Option<&FakeKubeApi>) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         for d in [
@@ -231,6 +248,18 @@ impl Node {
                 "refresh_interval 5s\n",
                 "refresh_interval 1s\n  poll_interval 20ms\n",
             );
+        let conf = match api {
+            Some(api) => conf.replace(
+                "@type kubernetes_metadata\n",
+                &format!(
+                    "@type kubernetes_metadata\n  kubernetes_url {}/api\n  bearer_token_file {}\n  watch_retry_interval 0.1\n",
+                    api.url(),
+                    api.write_token(root).display()
+                ),
+            ),
+            None => conf,
+        };
+        assert_eq!(conf.contains("kubernetes_url"), api.is_some(), "{conf}");
         assert!(conf.contains("refresh_interval 1s"), "{conf}");
         assert!(conf.contains("endpoint http://"), "{conf}");
         let conf_path = root.join("etc/logferry/fluentd.conf");
@@ -252,6 +281,7 @@ impl Node {
             metadata,
             args,
             expected: HashMap::new(),
+            apps: HashMap::new(),
         }
     }
 
@@ -266,6 +296,9 @@ impl Node {
                 .args(&self.args)
                 .env("GCE_METADATA_HOST", self.metadata.to_string())
                 .env("NODE_NAME", NODE)
+                // Not the cluster this test may run in: only the API server the config names.
+                .env_remove("KUBERNETES_SERVICE_HOST")
+                .env_remove("K8S_NODE_NAME")
                 .env("TMPDIR", self.root().join("tmp")),
             self.root().join(log),
         )
@@ -273,7 +306,50 @@ impl Node {
 
     fn write(&mut self, c: &Container, from: usize, count: usize) {
         let root = self.dir.path().to_owned();
-        c.write(&root, from, count, &mut self.expected);
+        let apps = self.apps.get(c.pod).cloned().unwrap_or(vec![None]);
+        c.write(&root, from, count, &apps, &mut self.expected);
+    }
+
+    /// The `k8s-pod/app` values `pod`'s next lines may arrive with.
+    fn expect_apps(&mut self, pod: &'static str, apps: &[Option<&str>]) {
+        let apps = apps.iter().map(|a| a.map(str::to_owned)).collect();
+        self.apps.insert(pod, apps);
+    }
+
+    /// Writes lines to `c` (from `from` on) until one arrives with `k8s-pod/app` `app`: the
+    /// agent has seen the change; returns where the next line starts.
+    fn write_until_app(
+        &mut self,
+        agent: &Proc,
+        c: &Container,
+        mut from: usize,
+        app: Option<&str>,
+    ) -> usize {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            self.write(c, from, 5);
+            from += 5;
+            self.wait_for_all(
+                agent,
+                "lines while the agent catches up with the API server",
+            );
+            let entries = container_entries(&self.emulator);
+            let seen = entries.iter().any(|e| {
+                e["resource"]["labels"]["pod_name"] == c.pod
+                    && message_of(e).ends_with(&format!(" line {}", from - 1))
+                    && e["labels"]["k8s-pod/app"].as_str() == app
+            });
+            if seen {
+                return from;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no line of {} arrived with app {app:?}\n{}",
+                c.pod,
+                agent.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     fn wait_for_all(&self, agent: &Proc, phase: &str) {
@@ -314,6 +390,8 @@ impl Node {
                 entry["labels"]["compute.googleapis.com/resource_name"], NODE,
                 "{entry}"
             );
+            let app = entry["labels"]["k8s-pod/app"].as_str().map(str::to_owned);
+            assert!(want.apps.contains(&app), "{:?} wanted: {entry}", want.apps);
             if want.json {
                 assert_eq!(entry["severity"], "WARNING", "{entry}");
             } else {
@@ -501,5 +579,170 @@ fn a_killed_agent_resumes_from_the_positions_on_the_node() {
     }
     node.wait_for_all(&agent, "after the restart");
     let log = agent.stop("the restarted agent");
+    node.assert_every_line_once(&log);
+}
+
+/// A pod of the API server's, as the fake kubelet lays it out.
+fn api_pod(api: &FakeKubeApi, c: &Container, app: &str) {
+    api.put_pod(
+        c.namespace,
+        c.pod,
+        c.uid,
+        NODE,
+        c.name,
+        &c.id,
+        serde_json::json!({"app": app, "app.kubernetes.io/part-of": "shop"}),
+    );
+}
+
+/// With the API server: every entry carries its pod's labels as `k8s-pod/KEY` (de-dotted, as
+/// the plugin writes them), through a relabel, a pod started, a pod deleted right after its
+/// last lines, and an outage (a pod started while the API is down goes out with what its path
+/// says, a known pod keeps its labels, and after the relist the new pod gets its own), every
+/// line once.
+#[test]
+fn pod_labels_from_the_api_server_reach_every_entry() {
+    let api = FakeKubeApi::start();
+    api.put_namespace("shop", serde_json::json!({"team": "payments"}));
+    api.put_namespace("jobs", serde_json::json!({}));
+    let mut node = Node::with_api(Some(&api));
+    let root = node.root().to_owned();
+    let root = root.as_path();
+    let web0 = Container::new(
+        "shop",
+        "web-0",
+        "6f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e20",
+        "api",
+    );
+    let web1 = Container::new(
+        "shop",
+        "web-1",
+        "6f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e21",
+        "api",
+    );
+    for c in [&web0, &web1] {
+        api_pod(&api, c, "web");
+        node.expect_apps(c.pod, &[Some("web")]);
+        c.start(root);
+        node.write(c, 0, 50);
+    }
+    let mut agent = node.start_agent("agent.log");
+    for c in [&web0, &web1] {
+        node.write(c, 50, 50);
+    }
+    node.wait_for_all(&agent, "running pods");
+    let entries = container_entries(&node.emulator);
+    let web = entries
+        .iter()
+        .find(|e| e["resource"]["labels"]["pod_name"] == "web-0")
+        .unwrap();
+    assert_eq!(
+        web["labels"]["k8s-pod/app_kubernetes_io/part-of"], "shop",
+        "{web}"
+    );
+
+    // Relabelled: lines go on; once one carries the new label, all the next ones do.
+    api_pod(&api, &web1, "web-v2");
+    node.expect_apps("web-1", &[Some("web"), Some("web-v2")]);
+    let next = node.write_until_app(&agent, &web1, 100, Some("web-v2"));
+    node.expect_apps("web-1", &[Some("web-v2")]);
+    node.write(&web1, next, 30);
+
+    // A pod started; a pod deleted right after its last lines (its files gone with it).
+    let report = Container::new(
+        "jobs",
+        "report-28391",
+        "6f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e22",
+        "main",
+    );
+    api_pod(&api, &report, "report");
+    node.expect_apps(report.pod, &[Some("report")]);
+    report.start(root);
+    node.write(&report, 0, 40);
+    node.write(&web0, 100, 20);
+    api.delete_pod(web0.uid);
+    web0.delete(root);
+    node.wait_for_all(&agent, "a new pod and a deleted one");
+
+    // The API server goes down: a known pod keeps its labels; a pod started meanwhile goes
+    // out with what its path says.
+    api.go_down();
+    let lists = api.lists("pods");
+    let web2 = Container::new(
+        "shop",
+        "web-2",
+        "6f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e23",
+        "api",
+    );
+    api_pod(&api, &web2, "web");
+    web2.start(root);
+    node.write(&web2, 0, 40);
+    node.write(&web1, next + 30, 20);
+    node.wait_for_all(&agent, "lines while the API server is down");
+    // Back: after its relist the agent knows web-2.
+    api.come_back();
+    node.expect_apps("web-2", &[None, Some("web")]);
+    wait_until("the agent to list the pods again", || {
+        api.lists("pods") > lists
+    });
+    let next = node.write_until_app(&agent, &web2, 40, Some("web"));
+    node.expect_apps("web-2", &[Some("web")]);
+    node.write(&web2, next, 20);
+    node.wait_for_all(&agent, "after the API server came back");
+
+    let log = agent.stop("the agent");
+    node.assert_every_line_once(&log);
+}
+
+/// The API server unreachable from the start and for a while: nothing waits on it, every line
+/// arrives once with what its path says; when it answers, the next lines get their labels.
+#[test]
+fn an_api_server_down_from_the_start_holds_nothing_back() {
+    let api = FakeKubeApi::start();
+    api.go_down();
+    let mut node = Node::with_api(Some(&api));
+    let root = node.root().to_owned();
+    let root = root.as_path();
+    let pods: Vec<Container> = (0..3)
+        .map(|i| {
+            Container::new(
+                "shop",
+                ["api-0", "api-1", "api-2"][i],
+                [
+                    "7f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e30",
+                    "7f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e31",
+                    "7f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e32",
+                ][i],
+                "api",
+            )
+        })
+        .collect();
+    for c in &pods {
+        api_pod(&api, c, "api");
+        c.start(root);
+        node.write(c, 0, 100);
+    }
+    let mut agent = node.start_agent("agent.log");
+    for c in &pods {
+        node.write(c, 100, 100);
+    }
+    node.wait_for_all(&agent, "lines while the API server is down");
+    assert!(
+        agent.log().contains("does not answer"),
+        "the outage is logged\n{}",
+        agent.log()
+    );
+
+    api.come_back();
+    for c in &pods {
+        node.expect_apps(c.pod, &[None, Some("api")]);
+    }
+    let next = node.write_until_app(&agent, &pods[0], 200, Some("api"));
+    for c in &pods {
+        node.expect_apps(c.pod, &[Some("api")]);
+        node.write(c, next, 50);
+    }
+    node.wait_for_all(&agent, "after the API server answered");
+    let log = agent.stop("the agent");
     node.assert_every_line_once(&log);
 }
