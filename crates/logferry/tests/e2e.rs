@@ -15,4 +15,5 @@ mod e2e {
     pub mod support;
     pub mod tail;
     pub mod torture;
+    pub mod torture_node;
 }

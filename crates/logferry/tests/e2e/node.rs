@@ -23,20 +23,22 @@ use super::support::*;
 const NODE: &str = "gke-fastapi-cluster-default-pool-1a2b3c4d-wxyz";
 
 /// One container as kubelet lays out its logs.
-struct Container {
-    namespace: &'static str,
-    pod: &'static str,
-    uid: &'static str,
-    name: &'static str,
+pub(super) struct Container {
+    pub(super) namespace: &'static str,
+    pub(super) pod: &'static str,
+    pub(super) uid: &'static str,
+    pub(super) name: &'static str,
     /// The runtime's id of the current run (64 hex digits).
-    id: String,
-    restarts: u32,
+    pub(super) id: String,
+    pub(super) restarts: u32,
+    /// Rotations so far, for the rotated files' names.
+    rotations: u32,
 }
 
 /// What one line must arrive as.
-struct Expected {
+pub(super) struct Expected {
     namespace: &'static str,
-    pod: &'static str,
+    pub(super) pod: &'static str,
     container: &'static str,
     stream: &'static str,
     json: bool,
@@ -47,7 +49,7 @@ struct Expected {
 }
 
 impl Container {
-    fn new(
+    pub(super) fn new(
         namespace: &'static str,
         pod: &'static str,
         uid: &'static str,
@@ -60,6 +62,7 @@ impl Container {
             name,
             id: String::new(),
             restarts: 0,
+            rotations: 0,
         };
         c.id = c.container_id();
         c
@@ -81,17 +84,17 @@ impl Container {
         id
     }
 
-    fn dir(&self, root: &Path) -> PathBuf {
+    pub(super) fn dir(&self, root: &Path) -> PathBuf {
         root.join("var/log/pods")
             .join(format!("{}_{}_{}", self.namespace, self.pod, self.uid))
             .join(self.name)
     }
 
-    fn file(&self, root: &Path) -> PathBuf {
+    pub(super) fn file(&self, root: &Path) -> PathBuf {
         self.dir(root).join(format!("{}.log", self.restarts))
     }
 
-    fn link(&self, root: &Path) -> PathBuf {
+    pub(super) fn link(&self, root: &Path) -> PathBuf {
         root.join("var/log/containers").join(format!(
             "{}_{}_{}-{}.log",
             self.pod, self.namespace, self.name, self.id
@@ -99,7 +102,7 @@ impl Container {
     }
 
     /// The container starts: its log file and the symlink kubelet makes to it.
-    fn start(&self, root: &Path) {
+    pub(super) fn start(&self, root: &Path) {
         fs::create_dir_all(self.dir(root)).unwrap();
         fs::File::create(self.file(root)).unwrap();
         std::os::unix::fs::symlink(self.file(root), self.link(root)).unwrap();
@@ -107,28 +110,52 @@ impl Container {
 
     /// The container exits and runs again: a new id, the next `N.log`, a new symlink (the old
     /// one stays until kubelet collects the dead container).
-    fn restart(&mut self, root: &Path) {
+    pub(super) fn restart(&mut self, root: &Path) {
         self.restarts += 1;
         self.id = self.container_id();
         self.start(root);
     }
 
     /// Kubelet's rotation: `N.log` renamed with a timestamp, the runtime reopens a new one.
-    fn rotate(&self, root: &Path) {
-        let file = self.file(root);
-        fs::rename(&file, file.with_extension("log.20261203-041500")).unwrap();
-        fs::File::create(&file).unwrap();
+    pub(super) fn rotate(&mut self, root: &Path) {
+        self.rename_current(root);
+        fs::File::create(self.file(root)).unwrap();
     }
 
-    /// The pod is deleted: kubelet removes its logs and symlinks.
-    fn delete(&self, root: &Path) {
-        fs::remove_file(self.link(root)).unwrap();
+    /// The first half of a rotation, kubelet's: `N.log` renamed to `N.log.YYYYMMDD-HHMMSS`
+    /// (one second apart per rotation, as kubelet's checks are), until the runtime reopens
+    /// `N.log`. Returns the rotated file.
+    pub(super) fn rename_current(&mut self, root: &Path) -> PathBuf {
+        let file = self.file(root);
+        let seconds = 15 * 60 + self.rotations;
+        self.rotations += 1;
+        let stamp = format!(
+            "log.20261203-{:02}{:02}{:02}",
+            4 + seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        );
+        let rotated = file.with_extension(stamp);
+        fs::rename(&file, &rotated).unwrap();
+        rotated
+    }
+
+    /// The pod is deleted: kubelet removes its logs and the symlinks of all its containers'
+    /// runs.
+    pub(super) fn delete(&self, root: &Path) {
+        let prefix = format!("{}_{}_{}-", self.pod, self.namespace, self.name);
+        for link in fs::read_dir(root.join("var/log/containers")).unwrap() {
+            let link = link.unwrap();
+            if link.file_name().to_string_lossy().starts_with(&prefix) {
+                fs::remove_file(link.path()).unwrap();
+            }
+        }
         fs::remove_dir_all(self.dir(root).parent().unwrap()).unwrap();
     }
 
     /// Appends `count` lines, the runtime's way: stdout and stderr interleaved, every fifth a
     /// JSON line, every seventh split into a `P` and an `F` part.
-    fn write(
+    pub(super) fn write(
         &self,
         root: &Path,
         from: usize,
@@ -172,11 +199,11 @@ impl Container {
 }
 
 /// The entries of the node's containers in the emulator.
-fn container_entries(emulator: &Emulator) -> Vec<serde_json::Value> {
+pub(super) fn container_entries(emulator: &Emulator) -> Vec<serde_json::Value> {
     query(emulator, PROJECT, r#"resource.type="k8s_container""#)
 }
 
-fn message_of(entry: &serde_json::Value) -> String {
+pub(super) fn message_of(entry: &serde_json::Value) -> String {
     entry["textPayload"]
         .as_str()
         .or_else(|| entry["jsonPayload"]["message"].as_str())
@@ -199,13 +226,13 @@ fn wait_for_count(emulator: &Emulator, agent: &Proc, n: usize, phase: &str) {
 
 /// The node: its directories under a temp dir, the emulator, the fake metadata server, and the
 /// DaemonSet's args and node config, ready to start agents with.
-struct Node {
+pub(super) struct Node {
     dir: tempfile::TempDir,
-    emulator: Emulator,
+    pub(super) emulator: Emulator,
     metadata: std::net::SocketAddr,
     args: Vec<String>,
     /// Every line written so far, by message.
-    expected: HashMap<String, Expected>,
+    pub(super) expected: HashMap<String, Expected>,
     /// Per pod, the `k8s-pod/app` values its next lines may arrive with (default: none).
     apps: HashMap<&'static str, Vec<Option<String>>>,
 }
@@ -217,7 +244,7 @@ impl Node {
 
     /// The node; with `api`, its config's filter asks that API server (as the pod's service
     /// account would ask the cluster's), with the test's token and quick retries.
-    fn with_api(api: Option<&FakeKubeApi>) -> Node {
+    pub(super) fn with_api(api: Option<&FakeKubeApi>) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         for d in [
@@ -285,12 +312,25 @@ impl Node {
         }
     }
 
-    fn root(&self) -> &Path {
+    pub(super) fn root(&self) -> &Path {
         self.dir.path()
     }
 
+    /// The agents started from now on send to `url` (a proxy in front of the emulator).
+    pub(super) fn send_through(&self, url: &str) {
+        let conf_path = self.root().join("etc/logferry/fluentd.conf");
+        let conf = fs::read_to_string(&conf_path).unwrap();
+        let endpoint = format!("endpoint {}\n", self.emulator.url);
+        assert!(conf.contains(&endpoint), "{conf}");
+        fs::write(
+            &conf_path,
+            conf.replace(&endpoint, &format!("endpoint {url}\n")),
+        )
+        .unwrap();
+    }
+
     /// The agent as the DaemonSet runs it (`log` names its output file).
-    fn start_agent(&self, log: &str) -> Proc {
+    pub(super) fn start_agent(&self, log: &str) -> Proc {
         Proc::spawn(
             Command::new(BIN)
                 .args(&self.args)
@@ -304,14 +344,14 @@ impl Node {
         )
     }
 
-    fn write(&mut self, c: &Container, from: usize, count: usize) {
+    pub(super) fn write(&mut self, c: &Container, from: usize, count: usize) {
         let root = self.dir.path().to_owned();
         let apps = self.apps.get(c.pod).cloned().unwrap_or(vec![None]);
         c.write(&root, from, count, &apps, &mut self.expected);
     }
 
     /// The `k8s-pod/app` values `pod`'s next lines may arrive with.
-    fn expect_apps(&mut self, pod: &'static str, apps: &[Option<&str>]) {
+    pub(super) fn expect_apps(&mut self, pod: &'static str, apps: &[Option<&str>]) {
         let apps = apps.iter().map(|a| a.map(str::to_owned)).collect();
         self.apps.insert(pod, apps);
     }
@@ -357,7 +397,7 @@ impl Node {
     }
 
     /// Every line written is in the emulator once, with its pod, its stream's log and the node.
-    fn assert_every_line_once(&self, log: &str) {
+    pub(super) fn assert_every_line_once(&self, log: &str) {
         let entries = container_entries(&self.emulator);
         let all = query(&self.emulator, PROJECT, "");
         assert_eq!(all.len(), entries.len(), "every entry is a container's");
@@ -420,7 +460,7 @@ fn every_container_line_arrives_once_with_its_pod() {
     let mut node = Node::new();
     let root = node.root().to_owned();
     let root = root.as_path();
-    let web0 = Container::new(
+    let mut web0 = Container::new(
         "shop",
         "web-0",
         "0f0e7c1a-1b2c-4d3e-8f40-5a6b7c8d9e01",
@@ -497,7 +537,7 @@ fn a_killed_agent_resumes_from_the_positions_on_the_node() {
     let mut node = Node::new();
     let root = node.root().to_owned();
     let root = root.as_path();
-    let pods: Vec<Container> = (0..4)
+    let mut pods: Vec<Container> = (0..4)
         .map(|i| {
             Container::new(
                 "shop",
@@ -583,7 +623,7 @@ fn a_killed_agent_resumes_from_the_positions_on_the_node() {
 }
 
 /// A pod of the API server's, as the fake kubelet lays it out.
-fn api_pod(api: &FakeKubeApi, c: &Container, app: &str) {
+pub(super) fn api_pod(api: &FakeKubeApi, c: &Container, app: &str) {
     api.put_pod(
         c.namespace,
         c.pod,

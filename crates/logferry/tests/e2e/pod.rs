@@ -167,6 +167,15 @@ impl Proc {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its peak resident memory so far, in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        peak_rss_mib(self.child.id())
+    }
+
     /// SIGKILL (a crash, an OOM kill), and waits for it to be gone.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();

@@ -54,16 +54,20 @@ impl Agent {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// The agent's peak resident memory so far (VmHWM), in MiB.
+    /// The agent's peak resident memory so far, in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
-        let status =
-            fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kib| kib / 1024.0)
+        peak_rss_mib(self.child.id())
     }
+}
+
+/// The peak resident memory so far (VmHWM) of process `pid`, in MiB (0 once it is gone).
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 impl Drop for Agent {

@@ -6,7 +6,9 @@
 //! issue's full size is `LOGFERRY_TORTURE_SCALE=20 LOGFERRY_TORTURE_KILLS=20`: 1M lines).
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::fs;
+use std::hash::Hash;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,14 +18,14 @@ use std::time::Duration;
 
 use super::support::*;
 
-fn kills() -> usize {
+pub(super) fn kills() -> usize {
     std::env::var("LOGFERRY_TORTURE_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(8)
 }
 
-fn scale() -> usize {
+pub(super) fn scale() -> usize {
     std::env::var("LOGFERRY_TORTURE_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -43,8 +45,8 @@ struct Faults {
 
 /// An HTTP/1.1 proxy on 127.0.0.1 in front of the emulator that injects faults and counts
 /// the entries it forwarded (to report raw resends).
-struct Proxy {
-    url: String,
+pub(super) struct Proxy {
+    pub(super) url: String,
     faults: Arc<Faults>,
     forwarded_entries: Arc<AtomicU64>,
     failed_requests: Arc<AtomicU64>,
@@ -69,7 +71,7 @@ impl InFlight {
 }
 
 impl Proxy {
-    fn start(upstream: &str) -> Proxy {
+    pub(super) fn start(upstream: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_string();
@@ -301,7 +303,7 @@ fn config_with(dir: &Path, endpoint: &str, extra: &str) -> PathBuf {
     path
 }
 
-struct Report {
+pub(super) struct Report {
     scenario: String,
     written: usize,
     delivered: usize,
@@ -314,7 +316,7 @@ struct Report {
 }
 
 impl Report {
-    fn print_and_check(&self) {
+    pub(super) fn print_and_check(&self) {
         // One print, so scenarios running in parallel do not interleave their rows.
         println!(
             "\n| scenario | written | delivered | lost | visible duplicates | raw resends | failed requests | max exposure | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} | {} | {:.2} s | {:.1} MiB |",
@@ -342,17 +344,40 @@ fn account(
     proxy: &Proxy,
     peak_rss_mib: f64,
 ) -> Report {
-    let entries = emulator.query("");
-    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let expected: Vec<usize> = (0..written).collect();
+    tally(
+        scenario,
+        &emulator.query(""),
+        &expected,
+        |entry| {
+            entry["textPayload"]
+                .as_str()
+                .unwrap_or_default()
+                .strip_prefix("line ")
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse().ok())
+        },
+        proxy,
+        peak_rss_mib,
+    )
+}
+
+/// Counts which of the `expected` lines (in the order they were written) `entries` hold, and
+/// how many times, by the key `key_of` finds in each entry: the table row of one scenario.
+pub(super) fn tally<K: Hash + Eq + Debug>(
+    scenario: &str,
+    entries: &[serde_json::Value],
+    expected: &[K],
+    key_of: impl Fn(&serde_json::Value) -> Option<K>,
+    proxy: &Proxy,
+    peak_rss_mib: f64,
+) -> Report {
+    let mut seen: HashMap<K, Vec<&serde_json::Value>> = HashMap::new();
     let mut max_exposure = Duration::ZERO;
-    for entry in &entries {
-        let text = entry["textPayload"].as_str().unwrap_or_default();
-        let number: usize = text
-            .strip_prefix("line ")
-            .and_then(|s| s.split(' ').next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(usize::MAX);
-        *seen.entry(number).or_default() += 1;
+    for entry in entries {
+        if let Some(key) = key_of(entry) {
+            seen.entry(key).or_default().push(entry);
+        }
         let (Some(ts), Some(rx)) = (
             entry["timestamp"].as_str(),
             entry["receiveTimestamp"].as_str(),
@@ -363,42 +388,41 @@ fn account(
             max_exposure = max_exposure.max(Duration::from_secs_f64((b - a).max(0.0)));
         }
     }
-    let lost = (0..written).filter(|i| !seen.contains_key(i)).count();
-    if lost > 0 {
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for i in (0..written).filter(|i| !seen.contains_key(i)) {
-            match ranges.last_mut() {
-                Some((_, end)) if *end + 1 == i => *end = i,
-                _ => ranges.push((i, i)),
+    // Runs of lost lines, as (first, last) in the order they were written.
+    let mut lost_runs: Vec<(&K, &K)> = Vec::new();
+    let mut lost = 0;
+    let mut previous_lost = false;
+    for key in expected {
+        let is_lost = !seen.contains_key(key);
+        if is_lost {
+            lost += 1;
+            match lost_runs.last_mut() {
+                Some((_, last)) if previous_lost => *last = key,
+                _ => lost_runs.push((key, key)),
             }
         }
+        previous_lost = is_lost;
+    }
+    if lost > 0 {
         eprintln!(
             "{scenario}: lost line ranges {:?}",
-            &ranges[..ranges.len().min(10)]
+            &lost_runs[..lost_runs.len().min(10)]
         );
     }
-    if let Some(dup) = seen.iter().find(|(_, c)| **c > 1).map(|(n, _)| *n) {
-        let same: Vec<&serde_json::Value> = entries
-            .iter()
-            .filter(|e| {
-                e["textPayload"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with(&format!("line {dup} ")))
-            })
-            .collect();
+    if let Some((key, same)) = seen.iter().find(|(_, same)| same.len() > 1) {
         eprintln!(
-            "{scenario}: line {dup} is visible {} times: {:#?}",
+            "{scenario}: line {key:?} is visible {} times: {:#?}",
             same.len(),
             same.iter()
                 .map(|e| (&e["insertId"], &e["timestamp"]))
                 .collect::<Vec<_>>()
         );
     }
-    let duplicates = seen.values().filter(|c| **c > 1).count();
+    let duplicates = seen.values().filter(|same| same.len() > 1).count();
     Report {
         scenario: scenario.to_owned(),
-        written,
-        delivered: seen.keys().filter(|k| **k < written).count(),
+        written: expected.len(),
+        delivered: expected.iter().filter(|k| seen.contains_key(*k)).count(),
         lost,
         duplicates,
         resends: proxy
