@@ -18,6 +18,13 @@ export CARGO_INCREMENTAL=0
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked -- --skip e2e::torture
+# Google's Rust client against the emulator binary the tests above built (target/debug/logferry).
+# A Cargo project of its own, with its own lockfile and target dir, so the client's large
+# dependency tree stays out of the workspace's build.
+rust_client=crates/emulator/tests/rust/Cargo.toml
+cargo fmt --manifest-path "$rust_client" -- --check
+cargo clippy --manifest-path "$rust_client" --all-targets --locked -- -D warnings
+LOGFERRY_BIN="$PWD/target/debug/logferry" cargo test --manifest-path "$rust_client" --locked
 # The torture suite prints its table (lines written, delivered, lost, visible duplicates, raw
 # resends, exposure, peak RSS) per scenario, so it runs with its output shown.
 cargo test -p logferry --test e2e --locked -- --nocapture e2e::torture
