@@ -35,13 +35,18 @@ fn pod() -> MonitoredResource {
         ])
 }
 
-/// Whole seconds, an hour ago plus `i` seconds: distinct, ordered, inside the default window.
-fn at(i: i64) -> Timestamp {
+/// Whole seconds an hour ago: the entries' timestamps count from it, distinct, ordered, and
+/// inside any default window.
+fn an_hour_ago() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    Timestamp::new(now - 3600 + i, 0).unwrap()
+    now - 3600
+}
+
+fn at(base: i64, i: i64) -> Timestamp {
+    Timestamp::new(base + i, 0).unwrap()
 }
 
 /// The JSON payload the tests write: nested objects, a number, a boolean.
@@ -56,7 +61,9 @@ fn order_paid() -> google_cloud_wkt::Struct {
 
 /// Writes the entries `lists_entries_*` read: a text WARNING and a JSON ERROR with a resource
 /// of their own, then five batched INFO lines that take the request's resource and labels.
-async fn write_app_entries(client: &LoggingServiceV2) {
+/// Returns the second their timestamps count from.
+async fn write_app_entries(client: &LoggingServiceV2) -> i64 {
+    let base = an_hour_ago();
     client
         .write_log_entries()
         .set_entries([
@@ -66,7 +73,7 @@ async fn write_app_entries(client: &LoggingServiceV2) {
                 .set_labels([("client", "rust"), ("kind", "text")])
                 .set_severity(LogSeverity::Warning)
                 .set_insert_id("text-1")
-                .set_timestamp(at(0))
+                .set_timestamp(at(base, 0))
                 .set_text_payload("disk almost full"),
             LogEntry::new()
                 .set_log_name(log_name("app"))
@@ -74,7 +81,7 @@ async fn write_app_entries(client: &LoggingServiceV2) {
                 .set_labels([("client", "rust"), ("kind", "json")])
                 .set_severity(LogSeverity::Error)
                 .set_insert_id("json-1")
-                .set_timestamp(at(1))
+                .set_timestamp(at(base, 1))
                 .set_json_payload(order_paid()),
         ])
         .send()
@@ -89,12 +96,13 @@ async fn write_app_entries(client: &LoggingServiceV2) {
             LogEntry::new()
                 .set_severity(LogSeverity::Info)
                 .set_insert_id(format!("batch-{i}"))
-                .set_timestamp(at(10 + i))
+                .set_timestamp(at(base, 10 + i))
                 .set_text_payload(format!("batched {i}"))
         }))
         .send()
         .await
         .expect("entries:write with the request's log name, resource and labels");
+    base
 }
 
 /// `insertId`s of the entries `filter` matches, in `order_by` order, read in one page.
@@ -117,7 +125,7 @@ async fn writes_text_and_json_entries_and_lists_them_back() {
     let emulator = Emulator::start().await;
     let client = emulator.client().await;
     within("write and list", async {
-        write_app_entries(&client).await;
+        let base = write_app_entries(&client).await;
 
         let all = [
             "text-1", "json-1", "batch-0", "batch-1", "batch-2", "batch-3", "batch-4",
@@ -179,7 +187,7 @@ async fn writes_text_and_json_entries_and_lists_them_back() {
                 ("kind".into(), "text".into())
             ])
         );
-        assert_eq!(text.timestamp, Some(at(0)));
+        assert_eq!(text.timestamp, Some(at(base, 0)));
         assert!(
             text.receive_timestamp.is_some(),
             "the emulator stamps receiveTimestamp"
@@ -187,7 +195,7 @@ async fn writes_text_and_json_entries_and_lists_them_back() {
 
         assert_eq!(structured.json_payload().map(|p| &**p), Some(&order_paid()));
         assert_eq!(structured.severity, LogSeverity::Error);
-        assert_eq!(structured.timestamp, Some(at(1)));
+        assert_eq!(structured.timestamp, Some(at(base, 1)));
 
         let batched = client
             .list_log_entries()
