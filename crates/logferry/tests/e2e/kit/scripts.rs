@@ -358,7 +358,10 @@ fn workload_identity_binds_the_pods_service_account_to_a_log_writer() {
     );
     // The sidecar pods' account and the node agent's (apply.sh --daemonset).
     assert_eq!(binding.len(), 2);
-    for (call, ksa) in binding.iter().zip(["shop/logferry", "logferry/logferry-node"]) {
+    for (call, ksa) in binding
+        .iter()
+        .zip(["shop/logferry", "logferry/logferry-node"])
+    {
         assert_eq!(call[3], writer);
         assert_eq!(flag(call, "--role"), Some("roles/iam.workloadIdentityUser"));
         assert_eq!(
@@ -403,7 +406,9 @@ fn apply_daemonset_rolls_out_the_node_kit_with_your_image() {
         "namespace: logferry".to_string(),
         format!("/logferry:{tag}"),
         "logferry/fluentd-conf-sha256:".to_string(),
-        format!("iam.gke.io/gcp-service-account: logferry-writer@{project}.iam.gserviceaccount.com"),
+        format!(
+            "iam.gke.io/gcp-service-account: logferry-writer@{project}.iam.gserviceaccount.com"
+        ),
     ] {
         assert!(applied.contains(&want), "{want} not in:\n{applied}");
     }
@@ -421,7 +426,11 @@ fn apply_daemonset_rolls_out_the_node_kit_with_your_image() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).contains("unknown argument --daemonsets"), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown argument --daemonsets"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// (script, args, env, tool missing from PATH, expected message)
