@@ -55,6 +55,11 @@ for variant in "native structured 0" "classic structured 0" "native original 0" 
   out="${render_dir}/apply-${deployment}-${configmap}-wi${wi}.yaml"
   PROJECT_ID="${RENDER_PROJECT}" TAG="${RENDER_TAG}" DEPLOYMENT="${deployment}" CONFIGMAP="${configmap}"     WORKLOAD_IDENTITY="${wi}" NAMESPACE=shop bash deploy/gke/apply.sh --print > "${out}"     || fail "deploy/gke/apply.sh --print fails for ${variant}"
 done
+for wi in 0 1; do
+  PROJECT_ID="${RENDER_PROJECT}" TAG="${RENDER_TAG}" WORKLOAD_IDENTITY="${wi}" \
+    bash deploy/gke/apply.sh --daemonset --print > "${render_dir}/node-wi${wi}.yaml" \
+    || fail "deploy/gke/apply.sh --daemonset --print fails (WORKLOAD_IDENTITY=${wi})"
+done
 renderings=("${render_dir}"/*.yaml)
 kubernetes-validate --strict --quiet -k "${MIN_KUBERNETES}" "${manifests[@]}" "${renderings[@]}" \
   || fail "a manifest or rendering does not validate against Kubernetes ${MIN_KUBERNETES}"
@@ -87,6 +92,18 @@ for path in sorted(glob.glob(os.path.join(render_dir, "apply-*.yaml"))):
         sys.exit(f"check-deploy: {name} has the wrong ConfigMap")
     if ("wi1" in name) != (spec.get("serviceAccountName") == "logferry"):
         sys.exit(f"check-deploy: {name}: serviceAccountName is {spec.get('serviceAccountName')}")
+# apply.sh --daemonset: the node kit with the build's image, annotated for Workload Identity.
+for path in sorted(glob.glob(os.path.join(render_dir, "node-wi*.yaml"))):
+    name = os.path.basename(path)
+    docs = [d for d in yaml.safe_load_all(open(path)) if d]
+    (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
+    images = [c["image"] for c in ds["spec"]["template"]["spec"]["containers"]]
+    if images != [f"{registry}/logferry:{tag}"]:
+        sys.exit(f"check-deploy: {name} deploys {images}, not the build's image")
+    (sa,) = [d for d in docs if d["kind"] == "ServiceAccount"]
+    annotation = (sa["metadata"].get("annotations") or {}).get("iam.gke.io/gcp-service-account")
+    if ("wi1" in name) != (annotation == f"logferry-writer@{project}.iam.gserviceaccount.com"):
+        sys.exit(f"check-deploy: {name}: the node's ServiceAccount is annotated {annotation!r}")
 PY
 
 step "2. the manifests agree with each other"

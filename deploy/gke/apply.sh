@@ -2,18 +2,23 @@
 # Renders deploy/k8s for this project (a throwaway kustomize overlay: your registry's images with
 # the tag build.sh built, the namespace, and the variant chosen in env.sh), applies it, waits for
 # the rollout and prints the Service's external IP.
-#   bash deploy/gke/apply.sh            apply
-#   bash deploy/gke/apply.sh --print    only print what would be applied (no cluster needed)
+#   bash deploy/gke/apply.sh                apply the sidecar deployment
+#   bash deploy/gke/apply.sh --daemonset    apply the node-level agent (deploy/k8s/daemonset):
+#                                           one logferry per node for every pod's stdout/stderr
+#   bash deploy/gke/apply.sh --print        only print what would be applied (no cluster needed)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 need_kubectl
 
 print=0
-case "${1:-}" in
-  --print) print=1 ;;
-  "") ;;
-  *) die "unknown argument ${1} (only --print)" ;;
-esac
+daemonset=0
+for arg in "$@"; do
+  case "${arg}" in
+    --print) print=1 ;;
+    --daemonset) daemonset=1 ;;
+    *) die "unknown argument ${arg} (--print, --daemonset)" ;;
+  esac
+done
 
 if [ -z "${TAG:-}" ] && [ -s "${LAST_BUILD}" ]; then
   TAG="$(cat "${LAST_BUILD}")"
@@ -24,6 +29,61 @@ fi
 overlay="$(mktemp -d)"
 trap 'rm -rf "${overlay}"' EXIT
 k8s="${ROOT}/deploy/k8s"
+
+if [ "${daemonset}" = 1 ]; then
+  # The DaemonSet kit as it is (its own namespace, `logferry`, which its config's self-log
+  # exclusion names), with your image and the node config's hash on the pod template.
+  node_hash="$(sha256sum "${k8s}/daemonset/configmap.yaml" | cut -c1-16)"
+  cat > "${overlay}/config-hash.yaml" <<YAML
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: logferry-node
+  namespace: logferry
+spec:
+  template:
+    metadata:
+      annotations:
+        logferry/fluentd-conf-sha256: "${node_hash}"
+YAML
+  cp -r "${k8s}/daemonset" "${overlay}/base"
+  node_patches="  - path: config-hash.yaml"
+  if [ "${WORKLOAD_IDENTITY}" = 1 ]; then
+    cat > "${overlay}/workload-identity.yaml" <<YAML
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: logferry-node
+  namespace: logferry
+  annotations:
+    iam.gke.io/gcp-service-account: ${WRITER_SA}
+YAML
+    node_patches="${node_patches}
+  - path: workload-identity.yaml"
+  fi
+  cat > "${overlay}/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+images:
+  - name: logferry
+    newName: ${REGISTRY}/logferry
+    newTag: "${TAG}"
+resources:
+  - base
+patches:
+${node_patches}
+YAML
+  kubectl kustomize "${overlay}" > "${overlay}/rendered.yaml"
+  if [ "${print}" = 1 ]; then
+    cat "${overlay}/rendered.yaml"
+    exit 0
+  fi
+  need_login
+  kubectl apply -f "${overlay}/rendered.yaml"
+  kubectl -n logferry rollout status daemonset/logferry-node --timeout 300s
+  echo "logferry runs on every node: kubectl -n logferry get pods -o wide"
+  exit 0
+fi
 configmap=configmap.yaml
 [ "${CONFIGMAP}" = original ] && configmap=configmap-original.yaml
 deployment=deployment.yaml

@@ -66,10 +66,13 @@ if [ "${WORKLOAD_IDENTITY}" = 1 ]; then
   workload_flags=(--workload-pool "${PROJECT_ID}.svc.id.goog")
   ensure_service_account "${WRITER_SA}" "logferry log writer"
   grant "serviceAccount:${WRITER_SA}" roles/logging.logWriter
-  gcloud iam service-accounts add-iam-policy-binding "${WRITER_SA}" --project "${PROJECT_ID}" \
-    --role roles/iam.workloadIdentityUser \
-    --member "serviceAccount:${PROJECT_ID}.svc.id.goog[${NAMESPACE}/logferry]" >/dev/null
-  echo "bound ${NAMESPACE}/logferry to ${WRITER_SA} (roles/iam.workloadIdentityUser)"
+  # The sidecar pods' account, and the node agent's (apply.sh --daemonset).
+  for ksa in "${NAMESPACE}/logferry" logferry/logferry-node; do
+    gcloud iam service-accounts add-iam-policy-binding "${WRITER_SA}" --project "${PROJECT_ID}" \
+      --role roles/iam.workloadIdentityUser \
+      --member "serviceAccount:${PROJECT_ID}.svc.id.goog[${ksa}]" >/dev/null
+    echo "bound ${ksa} to ${WRITER_SA} (roles/iam.workloadIdentityUser)"
+  done
 fi
 
 if gcloud container clusters describe "${CLUSTER_NAME}" --region "${REGION}" --project "${PROJECT_ID}" >/dev/null 2>&1; then

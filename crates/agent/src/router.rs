@@ -70,8 +70,25 @@ impl Router {
         let mut per_output: Vec<Vec<Event>> = Vec::new();
         per_output.resize_with(self.outputs.len(), Vec::new);
         if let Some(scope) = scope {
+            // The events of a batch mostly share a tag (a tail chunk is one file): each step's
+            // pattern is matched once per tag, not once per event (splitting the tag was 9 % of
+            // a node agent's tail thread). Filters never change an event's tag.
+            let mut matched: Vec<bool> = Vec::with_capacity(scope.steps.len());
+            let mut matched_tag: Option<Arc<str>> = None;
             for mut event in batch.events {
-                match route(scope, &mut event) {
+                if matched_tag
+                    .as_ref()
+                    .is_none_or(|t| !Arc::ptr_eq(t, &event.tag) && **t != *event.tag)
+                {
+                    matched.clear();
+                    matched.extend(scope.steps.iter().map(|step| match step {
+                        Step::Filter(pattern, _) | Step::Match(pattern, _) => {
+                            pattern.matches(&event.tag)
+                        }
+                    }));
+                    matched_tag = Some(event.tag.clone());
+                }
+                match route(scope, &matched, &mut event) {
                     Routed::To(index) => per_output[index].push(event),
                     Routed::Filtered => {
                         self.filtered.fetch_add(1, Ordering::Relaxed);
@@ -112,15 +129,14 @@ enum Routed {
     Nowhere,
 }
 
-fn route(scope: &Scope, event: &mut Event) -> Routed {
-    for step in &scope.steps {
+/// Runs `event` through the scope's steps; `matched[i]`: step `i`'s pattern matches its tag.
+fn route(scope: &Scope, matched: &[bool], event: &mut Event) -> Routed {
+    for (step, &matches) in scope.steps.iter().zip(matched) {
         match step {
-            Step::Filter(pattern, filter)
-                if pattern.matches(&event.tag) && !filter.apply(event) =>
-            {
+            Step::Filter(_, filter) if matches && !filter.apply(event) => {
                 return Routed::Filtered;
             }
-            Step::Match(pattern, output) if pattern.matches(&event.tag) => {
+            Step::Match(_, output) if matches => {
                 return Routed::To(*output);
             }
             _ => {}
@@ -138,3 +154,93 @@ impl OutputHandle {
 
 /// Shared so sources on several threads can route.
 pub type SharedRouter = Arc<Router>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ack::Ack;
+    use crate::event::Record;
+    use bytes::Bytes;
+    use gcloud_logging::Timestamp;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::sync::mpsc;
+
+    /// Drops the events whose line is `drop`, counting the events it saw.
+    struct DropLine(&'static str, Arc<AtomicUsize>);
+
+    impl Filter for DropLine {
+        fn apply(&self, event: &mut Event) -> bool {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            !matches!(&event.record, Record::Line(l) if l.as_ref() == self.0.as_bytes())
+        }
+    }
+
+    fn event(tag: &Arc<str>, line: &'static str) -> Event {
+        Event {
+            tag: tag.clone(),
+            time: Timestamp::new(0, 0).unwrap(),
+            record: Record::Line(Bytes::from_static(line.as_bytes())),
+            origin: None,
+        }
+    }
+
+    /// Tags interleaved within one batch (each step's match is remembered per tag, so a change
+    /// of tag must be noticed, by value as well as by pointer).
+    #[test]
+    fn interleaved_tags_in_one_batch_each_take_their_own_route() {
+        let (app_tx, mut app_rx) = mpsc::channel(8);
+        let (rest_tx, mut rest_rx) = mpsc::channel(8);
+        let seen = Arc::new(AtomicUsize::new(0));
+        let steps = vec![
+            Step::Filter(
+                TagPattern::new("app.**").unwrap(),
+                Box::new(DropLine("noise", seen.clone())),
+            ),
+            Step::Match(TagPattern::new("app.**").unwrap(), 0),
+            Step::Match(TagPattern::new("**").unwrap(), 1),
+        ];
+        let router = Router::new(
+            HashMap::from([(None, Scope { steps })]),
+            vec![
+                OutputHandle::new("app".into(), app_tx),
+                OutputHandle::new("rest".into(), rest_tx),
+            ],
+        );
+        let (app, other): (Arc<str>, Arc<str>) = ("app.web".into(), "sys.kernel".into());
+        let app_again: Arc<str> = "app.web".into(); // equal, not the same allocation
+        let events = vec![
+            event(&app, "a1"),
+            event(&other, "noise"),
+            event(&app, "noise"),
+            event(&other, "k1"),
+            event(&app_again, "a2"),
+            event(&other, "k2"),
+        ];
+        router.dispatch(
+            None,
+            SourceBatch {
+                events,
+                ack: Ack::new(|| {}),
+                caught_up: true,
+            },
+        );
+        let lines = |batch: RoutedBatch| -> Vec<String> {
+            batch
+                .events
+                .iter()
+                .map(|e| match &e.record {
+                    Record::Line(l) => String::from_utf8_lossy(l).into_owned(),
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        assert_eq!(lines(app_rx.try_recv().unwrap()), ["a1", "a2"]);
+        assert_eq!(lines(rest_rx.try_recv().unwrap()), ["noise", "k1", "k2"]);
+        assert_eq!(
+            seen.load(Ordering::Relaxed),
+            3,
+            "the filter saw only app.** events"
+        );
+        assert_eq!(router.filtered(), 1);
+    }
+}

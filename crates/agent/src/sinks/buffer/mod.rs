@@ -94,7 +94,7 @@ pub struct OutputHandle {
 }
 
 impl OutputHandle {
-    pub(super) fn new(name: Arc<str>, tx: mpsc::Sender<RoutedBatch>) -> Self {
+    pub(crate) fn new(name: Arc<str>, tx: mpsc::Sender<RoutedBatch>) -> Self {
         Self { name, tx }
     }
 

@@ -356,16 +356,19 @@ fn workload_identity_binds_the_pods_service_account_to_a_log_writer() {
         "gcloud",
         &["iam", "service-accounts", "add-iam-policy-binding"],
     );
-    assert_eq!(binding.len(), 1);
-    assert_eq!(binding[0][3], writer);
-    assert_eq!(
-        flag(&binding[0], "--role"),
-        Some("roles/iam.workloadIdentityUser")
-    );
-    assert_eq!(
-        flag(&binding[0], "--member"),
-        Some(format!("serviceAccount:{project}.svc.id.goog[shop/logferry]").as_str())
-    );
+    // The sidecar pods' account and the node agent's (apply.sh --daemonset).
+    assert_eq!(binding.len(), 2);
+    for (call, ksa) in binding
+        .iter()
+        .zip(["shop/logferry", "logferry/logferry-node"])
+    {
+        assert_eq!(call[3], writer);
+        assert_eq!(flag(call, "--role"), Some("roles/iam.workloadIdentityUser"));
+        assert_eq!(
+            flag(call, "--member"),
+            Some(format!("serviceAccount:{project}.svc.id.goog[{ksa}]").as_str())
+        );
+    }
     let writes = fake.calls_of("gcloud", &["projects", "add-iam-policy-binding"]);
     assert!(writes.iter().any(|c| flag(c, "--member")
         == Some(&format!("serviceAccount:{writer}"))
@@ -379,6 +382,54 @@ fn workload_identity_binds_the_pods_service_account_to_a_log_writer() {
     assert!(
         applied.contains("serviceAccountName: logferry"),
         "{applied}"
+    );
+}
+
+#[test]
+fn apply_daemonset_rolls_out_the_node_kit_with_your_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeCloud::new(dir.path());
+    let project = "node-project";
+    let tag = "20260101-000000-abc1234";
+    let out = fake
+        .script("apply.sh", &["--daemonset"])
+        .env("PROJECT_ID", project)
+        .env("WORKLOAD_IDENTITY", "1")
+        .env("TAG", tag)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let applied = fs::read_to_string(&fake.applied).unwrap();
+    for want in [
+        "kind: DaemonSet".to_string(),
+        "kind: ClusterRole".to_string(),
+        "namespace: logferry".to_string(),
+        format!("/logferry:{tag}"),
+        "logferry/fluentd-conf-sha256:".to_string(),
+        format!(
+            "iam.gke.io/gcp-service-account: logferry-writer@{project}.iam.gserviceaccount.com"
+        ),
+    ] {
+        assert!(applied.contains(&want), "{want} not in:\n{applied}");
+    }
+    // The sidecar's objects are not part of it.
+    assert!(!applied.contains("kind: Service\n"), "{applied}");
+    assert!(!applied.contains("name: fast-api-pod"), "{applied}");
+    let rollout = fake.calls_of("kubectl", &["-n", "logferry", "rollout", "status"]);
+    assert_eq!(rollout.len(), 1, "{:?}", fake.calls());
+    assert_eq!(rollout[0][4], "daemonset/logferry-node");
+    // An unknown argument names itself.
+    let out = fake
+        .script("apply.sh", &["--daemonsets"])
+        .env("PROJECT_ID", project)
+        .env("TAG", tag)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unknown argument --daemonsets"),
+        "{}",
+        text(&out)
     );
 }
 
