@@ -66,10 +66,10 @@ impl Load {
         let i = self.started;
         self.started += 1;
         let c = Container::new(
-            if i % 3 == 0 { "jobs" } else { "shop" },
+            if i.is_multiple_of(3) { "jobs" } else { "shop" },
             leak(format!("load-{i}")),
             leak(format!("8f0e7c1a-1b2c-4d3e-8f40-{i:012x}")),
-            if i % 2 == 0 { "api" } else { "worker" },
+            if i.is_multiple_of(2) { "api" } else { "worker" },
         );
         api_pod(api, &c, APP);
         node.expect_apps(c.pod, &[Some(APP)]);
