@@ -94,6 +94,15 @@ pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// Whether process `pid` has `file` open (its canonical path).
+pub fn has_open(pid: u32, file: &Path) -> bool {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == file))
+}
+
 /// Polls `condition` until it holds; panics with `what` at the deadline.
 pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
     assert!(wait_for(condition), "timed out waiting for {what}");

@@ -133,15 +133,6 @@ fn wait_pods_delivered(node: &Node, pods: &[&str]) {
     }
 }
 
-/// Whether process `pid` has `file` open.
-fn has_open(pid: u32, file: &Path) -> bool {
-    fs::read_dir(format!("/proc/{pid}/fd"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == file))
-}
-
 /// Kubelet's log rotation (`container_log_manager.go`), its checks scaled from every 10 s to
 /// every [`KUBELET_CHECK`]: a running container's file past `max_size` is rotated — the
 /// oldest rotated files removed down to `max_files - 2`, every rotated file but the newest
