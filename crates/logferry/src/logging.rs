@@ -4,6 +4,7 @@
 //! files them correctly.
 
 use std::fmt;
+use std::io::IsTerminal;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -19,7 +20,12 @@ pub enum LogFormat {
 
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_env("LOGFERRY_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tfmt().with_writer(std::io::stderr).with_env_filter(filter);
+    // Colours only on a terminal: a pod's stderr is a file kubelet ships, where escape codes
+    // would show up in Cloud Logging around every field name.
+    let builder = tfmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter);
     let _ = match format {
         LogFormat::Text => builder.event_format(FluentdFormat).try_init(),
         LogFormat::Json => builder

@@ -47,6 +47,10 @@ impl Agent {
         let status = wait_exit(&mut self.child);
         let log = fs::read_to_string(&self.stderr).unwrap_or_default();
         assert!(status.success(), "logferry exited with {status}:\n{log}");
+        assert!(
+            !log.contains('\u{1b}'),
+            "terminal escape codes in a log written to a file:\n{log}"
+        );
         log
     }
 
