@@ -101,6 +101,11 @@ impl OpenFile {
         }
     }
 
+    /// The file's metadata, by its descriptor (wherever it lives now).
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        self.file.metadata()
+    }
+
     /// Offset up to which every byte has been handed out as a (piece of a) line.
     pub fn handed_out(&self) -> u64 {
         self.buf_start

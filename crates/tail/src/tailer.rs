@@ -136,6 +136,32 @@ struct Tracked {
     next_look: Option<Instant>,
 }
 
+/// A file read to its end and closed, as it was then. Its inode number alone does not name it
+/// once it is deleted: ext4 gives the next file created the same number at once (kubelet
+/// compresses a rotated log away and the runtime creates the next `0.log` right after), and
+/// that file, if it was rotated away before we saw it at the path, must still be read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Finished {
+    id: FileId,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Finished {
+    fn of(meta: &fs::Metadata) -> Finished {
+        Finished {
+            id: FileId::of(meta),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// `meta` is still this file: the same inode, the same size, not written since.
+    fn is(&self, meta: &fs::Metadata) -> bool {
+        *self == Finished::of(meta)
+    }
+}
+
 /// A path whose file rotated away, waiting for its successor.
 #[derive(Clone, Copy)]
 struct Waiting {
@@ -185,7 +211,7 @@ pub struct Tailer {
     /// (see [`Waiting`]), or a glob over ever-new names would keep every name it ever matched.
     rotated_since: HashMap<PathBuf, Waiting>,
     /// Files read to their end and closed, so a sibling scan never reads them again.
-    finished: std::collections::VecDeque<FileId>,
+    finished: std::collections::VecDeque<Finished>,
     notices: Vec<Notice>,
     dirty: bool,
     at_eof: bool,
@@ -549,11 +575,12 @@ impl Tailer {
             .filter_map(|(e, _)| {
                 let meta = e.metadata().ok()?;
                 let id = FileId::of(&meta);
+                // An open file is held by its descriptor (its inode cannot be reused); a
+                // closed one only if it is unchanged.
                 let known = Some(id) == current
                     || Some(id) == pos_file
                     || self.files.iter().any(|t| t.file.id == id)
-                    || self.positions.contains_key(&id)
-                    || self.finished.contains(&id);
+                    || self.finished.iter().any(|f| f.is(&meta));
                 let modified = meta.modified().ok()?;
                 (meta.is_file() && !known && modified >= since).then(|| (modified, e.path()))
             })
@@ -727,14 +754,15 @@ impl Tailer {
                     }
                     // Read to its end before the restart: never read it again.
                     Some((_, meta)) => {
-                        finished.push((FileId::of(meta), path.to_path_buf(), entry.offset))
+                        finished.push((Finished::of(meta), path.to_path_buf(), entry.offset))
                     }
                     None => {}
                 }
             }
         }
-        for (id, path, offset) in finished {
-            self.finished.push_back(id);
+        for (done, path, offset) in finished {
+            let id = done.id;
+            self.finished.push_back(done);
             self.opened += 1;
             self.positions.insert(
                 id,
@@ -787,7 +815,9 @@ impl Tailer {
             if let Some(p) = self.positions.get_mut(&tracked.file.id) {
                 p.open = false;
             }
-            self.finished.push_back(tracked.file.id);
+            if let Ok(meta) = tracked.file.metadata() {
+                self.finished.push_back(Finished::of(&meta));
+            }
             if self.finished.len() > 256 {
                 self.finished.pop_front();
             }

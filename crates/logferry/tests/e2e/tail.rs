@@ -238,11 +238,11 @@ fn cri_parts_of_a_split_line_arrive_as_one_record_and_hold_the_position() {
 /// Kubelet compresses a rotated file (a new `.gz`, the original removed) and the runtime opens
 /// a new `0.log` in the same directory: on ext4 the new file gets the removed one's inode at
 /// once. When that file is rotated away before the glob's next refresh, the agent must still
-/// find it beside the link's target and read it; it takes it for the file it already finished
-/// (same inode) and its lines are lost. Found by the node torture's kubelet rotation at twice
-/// its rate (`per_round = 6`).
+/// find it beside the link's target and read it, not take it for the file it already finished
+/// (same inode) and lose its lines, as it did before finished files were remembered by size and
+/// modification time too. Found by the node torture's kubelet rotation at twice its rate
+/// (`per_round = 6`).
 #[test]
-#[ignore = "agent bug: a rotated file whose inode a finished, deleted file had is skipped"]
 fn a_rotated_file_reusing_a_deleted_files_inode_is_read() {
     use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
