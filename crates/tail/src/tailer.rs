@@ -206,6 +206,9 @@ pub struct Tailer {
     seen: HashSet<PathBuf>,
     unreadable: HashMap<PathBuf, String>,
     next_refresh: Option<Instant>,
+    /// Wall-clock time of the last glob expansion (before the first: when the pos_file was
+    /// last written, if there is one).
+    last_refresh: Option<std::time::SystemTime>,
     /// Paths whose file rotated away while no successor was there yet: when one appears, look
     /// again for files that came and went in between. A path that stays empty is forgotten
     /// (see [`Waiting`]), or a glob over ever-new names would keep every name it ever matched.
@@ -228,6 +231,15 @@ impl Tailer {
             Some(path) => pos_file::load(path)?,
             None => Default::default(),
         };
+        // When the last run last wrote its positions: a path the pos_file does not know
+        // appeared after that (a container started while the agent was down), and files
+        // rotated away from it since are its earlier ones.
+        let last_written = cfg
+            .pos_file
+            .as_ref()
+            .and_then(|p| fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok())
+            .map(|t| t - COARSE_CLOCK_SLACK);
         let mut tailer = Self {
             cfg,
             files: Vec::new(),
@@ -236,6 +248,7 @@ impl Tailer {
             seen: HashSet::new(),
             unreadable: HashMap::new(),
             next_refresh: None,
+            last_refresh: last_written,
             finished: Default::default(),
             rotated_since: HashMap::new(),
             notices: bad
@@ -619,8 +632,12 @@ impl Tailer {
             }
         }
         let refresh = self.next_refresh.is_none_or(|at| now >= at);
+        // A path a refresh finds for the first time appeared since the previous refresh.
+        let mut appeared_since = None;
         let candidates: Vec<PathBuf> = if refresh {
             self.next_refresh = Some(now + self.cfg.refresh_interval);
+            appeared_since = self.last_refresh;
+            self.last_refresh = Some(std::time::SystemTime::now() - COARSE_CLOCK_SLACK);
             self.cfg.paths.expand()
         } else {
             self.cfg.paths.literal_paths().collect()
@@ -638,12 +655,20 @@ impl Tailer {
             .collect();
         for path in candidates {
             if !followed.contains(path.as_path()) {
-                self.start_following(path, now);
+                self.start_following(path, now, appeared_since);
             }
         }
     }
 
-    fn start_following(&mut self, path: PathBuf, now: Instant) {
+    /// Starts following the file at `path`. `appeared_since`: the path was not there at that
+    /// time (the previous glob refresh), so files rotated away from it meanwhile are its
+    /// earlier ones.
+    fn start_following(
+        &mut self,
+        path: PathBuf,
+        now: Instant,
+        appeared_since: Option<std::time::SystemTime>,
+    ) {
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -675,7 +700,15 @@ impl Tailer {
                 (0, false)
             }
             None if !saved.is_empty() || self.seen.contains(&path) => (0, false),
-            None if self.cfg.read_from_head => (0, false),
+            None if self.cfg.read_from_head => {
+                // A container that started after the previous refresh may have rotated its
+                // first file away already (kubelet renames `0.log` beside the link's target):
+                // those files come first, from their start, or their lines are never read.
+                if let Some(since) = appeared_since {
+                    self.follow_missed_rotations(&path, since, now);
+                }
+                (0, false)
+            }
             None => (meta.len(), false),
         };
         self.open(path, offset, None, resumed);

@@ -282,9 +282,48 @@ fn a_rotated_file_reusing_a_deleted_files_inode_is_read() {
     fs::write(&target, numbered(30, 40)).unwrap();
     wait_for(|| messages(&out).len() >= 40);
     agent.stop();
-    assert!(
-        reused,
-        "this file system gave the new file a new inode: nothing to check here"
-    );
+    // Whether the number was reused depends on the file system and on what else created files
+    // meanwhile (tests run in parallel): every line must arrive once either way, and when it
+    // was reused, this is the case the test is for.
+    if !reused {
+        eprintln!("the new file got a new inode: the ordinary rotation path was checked");
+    }
     assert_exactly_once_in_order(&messages(&out), 40);
+}
+
+/// A container that starts after the agent and rotates its first file before the glob's next
+/// refresh: kubelet's link appears at once, `0.log` is renamed beside the link's target and a
+/// new `0.log` follows, all between two refreshes. The renamed file's lines come first.
+#[test]
+fn a_new_containers_first_file_rotated_before_the_next_refresh_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("pods/old")).unwrap();
+    fs::create_dir_all(d.join("pods/new")).unwrap();
+    fs::create_dir_all(d.join("containers")).unwrap();
+    let old = d.join("pods/old/0.log");
+    fs::write(&old, numbered(0, 5)).unwrap();
+    std::os::unix::fs::symlink(&old, d.join("containers/old.log")).unwrap();
+    let config = d.join("fluentd.conf");
+    fs::write(
+        &config,
+        format!(
+            "<source>\n  @type tail\n  path {d}/containers/*.log\n  pos_file {d}/pos\n  tag app.log\n  read_from_head true\n  refresh_interval 1s\n  rotate_wait 200ms\n  poll_interval 20ms\n</source>\n<match **>\n  @type file\n  path {d}/out.log\n  flush_interval 200ms\n</match>\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&config);
+    let out = d.join("out.log");
+    wait_until("the first container's lines", || messages(&out).len() >= 5);
+    // The new container: its link (dangling until the runtime creates the file), its first
+    // file, rotated, and the next.
+    let new = d.join("pods/new/0.log");
+    std::os::unix::fs::symlink(&new, d.join("containers/new.log")).unwrap();
+    fs::write(&new, numbered(5, 15)).unwrap();
+    fs::rename(&new, d.join("pods/new/0.log.20261203-081500")).unwrap();
+    fs::write(&new, numbered(15, 20)).unwrap();
+    wait_for(|| messages(&out).len() >= 20);
+    agent.stop();
+    assert_exactly_once_in_order(&messages(&out), 20);
 }
