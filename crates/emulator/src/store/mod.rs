@@ -462,30 +462,7 @@ impl Store {
     pub fn histogram(&self, q: &HistogramQuery) -> Result<HistogramCounts, StoreError> {
         let buckets = q.buckets.max(1);
         let width = ((q.end_nanos - q.start_nanos) / buckets as i64).max(1);
-        let mut sql = String::new();
-        let mut args: Vec<SqlValue> = Vec::new();
-        let exact = q.query.is_empty();
-        if exact {
-            sql.push_str(
-                "SELECT (timestamp_nanos - ?) / ?, severity, COUNT(*) FROM entries WHERE ",
-            );
-        } else {
-            sql.push_str("SELECT (timestamp_nanos - ?) / ?, severity, entry FROM entries WHERE ");
-        }
-        args.push(SqlValue::Integer(q.start_nanos));
-        args.push(SqlValue::Integer(width));
-        push_in(&mut sql, &mut args, "parent", &q.parents);
-        if !exact {
-            push_narrowing(&mut sql, &mut args, &q.query.restrictions());
-        }
-        sql.push_str(" AND timestamp_nanos >= ? AND timestamp_nanos < ? AND severity >= ?");
-        args.push(SqlValue::Integer(q.start_nanos));
-        args.push(SqlValue::Integer(q.start_nanos + width * buckets as i64));
-        args.push(SqlValue::Integer(q.min_severity));
-        if exact {
-            sql.push_str(" GROUP BY 1, 2");
-        }
-
+        let (sql, args, exact) = histogram_sql(q, width, buckets);
         let mut counts = HistogramCounts {
             width_nanos: width,
             counts: vec![Vec::new(); buckets],
@@ -637,6 +614,39 @@ CREATE INDEX entries_resource ON entries (parent, resource_type, timestamp_nanos
 /// transaction rolls back), so the lock is taken anyway.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The histogram's SQL and its arguments; `true` when SQL counts exactly (no filter to test).
+/// A filter's bare words and `:` texts narrow through the text index, as a listing's do: the
+/// rows tested are those holding every trigram of the needles, not the whole range.
+fn histogram_sql(q: &HistogramQuery, width: i64, buckets: usize) -> (String, Vec<SqlValue>, bool) {
+    let mut sql = String::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    let exact = q.query.is_empty();
+    if exact {
+        sql.push_str("SELECT (timestamp_nanos - ?) / ?, severity, COUNT(*) FROM entries WHERE ");
+    } else {
+        sql.push_str("SELECT (timestamp_nanos - ?) / ?, severity, entry FROM entries WHERE ");
+    }
+    args.push(SqlValue::Integer(q.start_nanos));
+    args.push(SqlValue::Integer(width));
+    push_in(&mut sql, &mut args, "parent", &q.parents);
+    if !exact {
+        let narrowing = q.query.restrictions();
+        push_narrowing(&mut sql, &mut args, &narrowing);
+        if let Some(text) = text_match(&narrowing) {
+            sql.push_str(" AND id IN (SELECT rowid FROM entries_text WHERE entries_text MATCH ?)");
+            args.push(SqlValue::Text(text));
+        }
+    }
+    sql.push_str(" AND timestamp_nanos >= ? AND timestamp_nanos < ? AND severity >= ?");
+    args.push(SqlValue::Integer(q.start_nanos));
+    args.push(SqlValue::Integer(q.start_nanos + width * buckets as i64));
+    args.push(SqlValue::Integer(q.min_severity));
+    if exact {
+        sql.push_str(" GROUP BY 1, 2");
+    }
+    (sql, args, exact)
 }
 
 #[cfg(test)]

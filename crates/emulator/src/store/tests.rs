@@ -156,6 +156,56 @@ mod text_index {
         rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
     }
 
+    /// The explorer's histogram narrows by the text index too: a rare word counts the rows
+    /// that hold its trigrams, not every row of the range, and counts exactly.
+    #[test]
+    fn a_histogram_of_a_word_tests_only_the_rows_the_text_index_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let entries: Vec<StoredEntry> = (0..3_000)
+            .map(|n| {
+                let text = match n % 1_000 {
+                    7 => "GET /items 200 unicorn".to_owned(),
+                    8 => "GET /items 200 unicor".to_owned(), // the trigrams of "unicor" only
+                    _ => format!("GET /items/{n} 200"),
+                };
+                stored(n, &text)
+            })
+            .collect();
+        store.insert(&entries).unwrap();
+        let q = |filter: &str| HistogramQuery {
+            parents: vec!["projects/p".into()],
+            query: logquery::parse(filter).unwrap(),
+            min_severity: 0,
+            start_nanos: 0,
+            end_nanos: 3_000,
+            buckets: 3,
+        };
+        let totals = |filter: &str| -> Vec<u64> {
+            let counts = store.histogram(&q(filter)).unwrap();
+            assert!(!counts.truncated);
+            counts
+                .counts
+                .iter()
+                .map(|bucket| bucket.iter().map(|(_, n)| n).sum())
+                .collect()
+        };
+        assert_eq!(totals("unicorn"), [1, 1, 1]);
+        assert_eq!(totals("UNICOR"), [2, 2, 2]);
+        assert_eq!(totals("items"), [1_000, 1_000, 1_000]);
+        let (sql, args, exact) = histogram_sql(&q("unicorn"), 1_000, 3);
+        assert!(!exact);
+        let conn = lock(&store.reader);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan = stmt
+            .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(plan.contains("VIRTUAL TABLE"), "{plan}");
+    }
+
     #[test]
     fn a_rare_word_is_looked_up_in_the_text_index_and_a_common_one_scans_in_order() {
         let dir = tempfile::tempdir().unwrap();
