@@ -15,12 +15,13 @@ use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::sinks::google_cloud::http::{pooled, tcp_connector};
 
 /// A list's answer (`PodList`, `NamespaceList`) larger than this is refused: a node's pods
 /// are a few hundred kilobytes, a large cluster's namespaces a few megabytes.
@@ -79,21 +80,14 @@ pub(crate) struct ApiClient {
 
 impl ApiClient {
     pub fn new(settings: ApiSettings) -> Result<ApiClient, ApiError> {
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_connect_timeout(Some(settings.open_timeout));
-        tcp.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config(&settings)?)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build(https);
+            .wrap_connector(tcp_connector(settings.open_timeout));
         Ok(ApiClient {
             settings: Arc::new(settings),
-            client,
+            client: pooled(https),
         })
     }
 

@@ -35,6 +35,29 @@ pub enum HttpError {
 #[error("setting up TLS: {0}")]
 pub struct TlsSetupError(#[from] rustls::Error);
 
+/// TCP under an HTTPS (or plain HTTP) client: connects give up after `timeout`, no Nagle.
+pub(crate) fn tcp_connector(timeout: Duration) -> HttpConnector {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_connect_timeout(Some(timeout));
+    tcp.set_nodelay(true);
+    tcp
+}
+
+/// A pooled client over `https`; idle connections are closed after 50 s, before the servers'
+/// and load balancers' usual 60 s can close one under a request.
+pub(crate) fn pooled<B>(
+    https: HttpsConnector<HttpConnector>,
+) -> Client<HttpsConnector<HttpConnector>, B>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build(https)
+}
+
 /// A pooled client; cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -44,19 +67,14 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client whose TCP connects give up after `connect_timeout`.
     pub fn new(connect_timeout: Duration) -> Result<HttpClient, TlsSetupError> {
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_connect_timeout(Some(connect_timeout));
-        tcp.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
             .https_or_http()
             .enable_http1()
-            .wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build(https);
-        Ok(HttpClient { client })
+            .wrap_connector(tcp_connector(connect_timeout));
+        Ok(HttpClient {
+            client: pooled(https),
+        })
     }
 
     /// Sends `request` and reads the whole answer, all within `timeout`.
