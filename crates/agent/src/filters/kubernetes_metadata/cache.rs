@@ -184,6 +184,16 @@ impl<T> Table<T> {
     }
 
     /// Deleted entries past their time.
+    /// A new list came: what it no longer holds ended while the watch was down.
+    fn deleted_unless_listed<'a>(&mut self, listed: impl Iterator<Item = &'a str>, now: Instant) {
+        let listed: std::collections::HashSet<&str> = listed.collect();
+        for (key, kept) in &mut self.entries {
+            if !listed.contains(key.as_str()) && kept.deleted_at.is_none() {
+                kept.deleted_at = Some(now);
+            }
+        }
+    }
+
     fn expired(&self, now: Instant, ttl: Duration) -> Vec<String> {
         self.entries
             .iter()
@@ -357,13 +367,9 @@ impl MetadataCache {
     /// the watch was down).
     pub fn replace_pods(&self, pods: Vec<PodInfo>) {
         let mut state = self.lock();
-        let now = Instant::now();
-        let listed: std::collections::HashSet<&str> = pods.iter().map(|p| p.uid.as_str()).collect();
-        for (uid, kept) in &mut state.pods.entries {
-            if !listed.contains(uid.as_str()) && kept.deleted_at.is_none() {
-                kept.deleted_at = Some(now);
-            }
-        }
+        state
+            .pods
+            .deleted_unless_listed(pods.iter().map(|p| p.uid.as_str()), Instant::now());
         for pod in pods {
             self.insert_pod(&mut state, pod);
         }
@@ -399,14 +405,9 @@ impl MetadataCache {
     pub fn replace_namespaces(&self, namespaces: Vec<(String, NamespaceInfo)>) {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let now = Instant::now();
-        let listed: std::collections::HashSet<&str> =
-            namespaces.iter().map(|(n, _)| n.as_str()).collect();
-        for (name, kept) in &mut state.namespaces.entries {
-            if !listed.contains(name.as_str()) && kept.deleted_at.is_none() {
-                kept.deleted_at = Some(now);
-            }
-        }
+        state
+            .namespaces
+            .deleted_unless_listed(namespaces.iter().map(|(n, _)| n.as_str()), Instant::now());
         for (name, namespace) in namespaces {
             Self::insert(
                 &mut state.namespaces,
