@@ -5,13 +5,15 @@
 //! down (every connection closed at once, new ones closed unanswered) and come back.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use super::support::read_request_head;
 
 pub const TOKEN: &str = "node-agent-token";
 
@@ -148,24 +150,12 @@ impl FakeKubeApi {
     fn serve(&self, stream: TcpStream) {
         let mut writer = stream.try_clone().unwrap();
         let mut reader = BufReader::new(stream);
+        let wanted = format!("authorization: bearer {TOKEN}").to_ascii_lowercase();
         loop {
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            let Some((request_line, headers)) = read_request_head(&mut reader) else {
                 return;
-            }
-            let mut authorized = false;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                if line.trim().is_empty() {
-                    break;
-                }
-                authorized |= line
-                    .trim()
-                    .eq_ignore_ascii_case(&format!("authorization: Bearer {TOKEN}"));
-            }
+            };
+            let authorized = headers.contains(&wanted);
             if self.lock().down {
                 return;
             }

@@ -112,21 +112,10 @@ fn serve_metadata(stream: TcpStream, answers: &HashMap<&str, String>) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        let Some((request_line, headers)) = read_request_head(&mut reader) else {
             return;
-        }
-        let mut flavor = false;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line.trim().is_empty() {
-                break;
-            }
-            flavor |= line.to_ascii_lowercase().trim() == "metadata-flavor: google";
-        }
+        };
+        let flavor = headers.iter().any(|h| h == "metadata-flavor: google");
         let path = request_line.split_whitespace().nth(1).unwrap_or_default();
         let key = path
             .strip_prefix("/computeMetadata/v1/")

@@ -309,6 +309,26 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The request line and header lines (trimmed, lowercased) of the next request on a
+/// keep-alive connection, for the fake servers; `None` once the client closed it.
+pub fn read_request_head(reader: &mut impl std::io::BufRead) -> Option<(String, Vec<String>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).ok()? == 0 {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line.trim().is_empty() {
+            return Some((request_line, headers));
+        }
+        headers.push(line.trim().to_ascii_lowercase());
+    }
+}
+
 /// One HTTP/1.1 request to 127.0.0.1:`port`: `(status, body)`, or `None` if nothing answers.
 pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     http_with(port, method, path, "")
