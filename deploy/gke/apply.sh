@@ -28,6 +28,16 @@ fi
 
 overlay="$(mktemp -d)"
 trap 'rm -rf "${overlay}"' EXIT
+
+# Renders the overlay; with --print, prints it and stops there (no cluster needed).
+render_or_print() {
+  kubectl kustomize "${overlay}" > "${overlay}/rendered.yaml"
+  if [ "${print}" = 1 ]; then
+    cat "${overlay}/rendered.yaml"
+    exit 0
+  fi
+  need_login
+}
 k8s="${ROOT}/deploy/k8s"
 
 if [ "${daemonset}" = 1 ]; then
@@ -73,12 +83,7 @@ resources:
 patches:
 ${node_patches}
 YAML
-  kubectl kustomize "${overlay}" > "${overlay}/rendered.yaml"
-  if [ "${print}" = 1 ]; then
-    cat "${overlay}/rendered.yaml"
-    exit 0
-  fi
-  need_login
+  render_or_print
   kubectl apply -f "${overlay}/rendered.yaml"
   kubectl -n logferry rollout status daemonset/logferry-node --timeout 300s
   echo "logferry runs on every node: kubectl -n logferry get pods -o wide"
@@ -150,13 +155,7 @@ patches:
   - path: config-hash.yaml
 $([ "${WORKLOAD_IDENTITY}" = 1 ] && echo "  - path: workload-identity.yaml")
 YAML
-kubectl kustomize "${overlay}" > "${overlay}/rendered.yaml"
-if [ "${print}" = 1 ]; then
-  cat "${overlay}/rendered.yaml"
-  exit 0
-fi
-
-need_login
+render_or_print
 if [ "${NAMESPACE}" != default ] && ! kubectl get namespace "${NAMESPACE}" >/dev/null 2>&1; then
   kubectl create namespace "${NAMESPACE}"
 fi
