@@ -2,7 +2,7 @@
 //! stop/restart, a fluentd pos_file, and Python tracebacks.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::support::*;
 
@@ -235,6 +235,23 @@ fn cri_parts_of_a_split_line_arrive_as_one_record_and_hold_the_position() {
     assert!(done.contains(&format!("\t{size:016x}\t")), "{done}");
 }
 
+/// kubelet's layout in `d` (logs under `pods/`, links to them under `containers/`) and a config
+/// that follows the links, its glob refreshed every `refresh`, into `out.log`.
+fn containers_config(d: &Path, refresh: &str) -> PathBuf {
+    fs::create_dir_all(d.join("pods")).unwrap();
+    fs::create_dir_all(d.join("containers")).unwrap();
+    let config = d.join("fluentd.conf");
+    fs::write(
+        &config,
+        format!(
+            "<source>\n  @type tail\n  path {d}/containers/*.log\n  pos_file {d}/pos\n  tag app.log\n  read_from_head true\n  refresh_interval {refresh}\n  rotate_wait 200ms\n  poll_interval 20ms\n</source>\n<match **>\n  @type file\n  path {d}/out.log\n  flush_interval 200ms\n</match>\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// Kubelet compresses a rotated file (a new `.gz`, the original removed) and the runtime opens
 /// a new `0.log` in the same directory: on ext4 the new file gets the removed one's inode at
 /// once. When that file is rotated away before the glob's next refresh, the agent must still
@@ -247,20 +264,10 @@ fn a_rotated_file_reusing_a_deleted_files_inode_is_read() {
     use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fs::create_dir_all(d.join("pods")).unwrap();
-    fs::create_dir_all(d.join("containers")).unwrap();
+    let config = containers_config(d, "5s");
     let target = d.join("pods/0.log");
     fs::write(&target, numbered(0, 10)).unwrap();
     std::os::unix::fs::symlink(&target, d.join("containers/c.log")).unwrap();
-    let config = d.join("fluentd.conf");
-    fs::write(
-        &config,
-        format!(
-            "<source>\n  @type tail\n  path {d}/containers/*.log\n  pos_file {d}/pos\n  tag app.log\n  read_from_head true\n  refresh_interval 5s\n  rotate_wait 200ms\n  poll_interval 20ms\n</source>\n<match **>\n  @type file\n  path {d}/out.log\n  flush_interval 200ms\n</match>\n",
-            d = d.display()
-        ),
-    )
-    .unwrap();
     let agent = Agent::start(&config);
     let out = d.join("out.log");
     wait_until("the first file's lines", || messages(&out).len() >= 10);
@@ -298,21 +305,12 @@ fn a_rotated_file_reusing_a_deleted_files_inode_is_read() {
 fn a_new_containers_first_file_rotated_before_the_next_refresh_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let config = containers_config(d, "1s");
     fs::create_dir_all(d.join("pods/old")).unwrap();
     fs::create_dir_all(d.join("pods/new")).unwrap();
-    fs::create_dir_all(d.join("containers")).unwrap();
     let old = d.join("pods/old/0.log");
     fs::write(&old, numbered(0, 5)).unwrap();
     std::os::unix::fs::symlink(&old, d.join("containers/old.log")).unwrap();
-    let config = d.join("fluentd.conf");
-    fs::write(
-        &config,
-        format!(
-            "<source>\n  @type tail\n  path {d}/containers/*.log\n  pos_file {d}/pos\n  tag app.log\n  read_from_head true\n  refresh_interval 1s\n  rotate_wait 200ms\n  poll_interval 20ms\n</source>\n<match **>\n  @type file\n  path {d}/out.log\n  flush_interval 200ms\n</match>\n",
-            d = d.display()
-        ),
-    )
-    .unwrap();
     let agent = Agent::start(&config);
     let out = d.join("out.log");
     wait_until("the first container's lines", || messages(&out).len() >= 5);
