@@ -3,13 +3,15 @@
 //! the query narrowing and ordering need (parent, log, timestamp, insertId, severity, resource
 //! type), indexed; the exact filter runs over the JSON afterwards.
 //!
-//! Bare words and `:` on the payload are narrowed by an FTS5 trigram index over each entry's
-//! [`logquery::searchable_text`] (its leaves, lowercased): a needle of three characters or
-//! more picks the candidate rows, and when they are few the page is built from them alone
-//! instead of scanning the log in time order. The index only narrows; the evaluator decides.
+//! Bare words and `:` on the payload are narrowed by a text index of trigrams per block of
+//! entries ([`text`]): a needle of three characters or more picks the candidate blocks, and when
+//! they are few the page is built from their rows alone instead of scanning the log in time
+//! order; otherwise the ordered scan skips the other blocks' rows. The index only narrows; the
+//! evaluator decides.
 //!
-//! One writer connection and one reader connection (WAL lets reads run beside a write). The API
-//! calls in here from `spawn_blocking`.
+//! One writer connection and one reader connection (WAL lets reads run beside a write), and a
+//! thread that checkpoints the log into the database off the write path. The API calls in here
+//! from `spawn_blocking`.
 //!
 //! Writes are group-committed: each write request queues its entries, then waits for the writer
 //! connection; whoever gets it commits everything queued so far in one transaction (one fsync)
@@ -18,20 +20,27 @@
 //! comes after its entries are on disk.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use logquery::Query;
 
+mod checkpoint;
 mod sql;
 mod text;
+use checkpoint::Checkpointer;
 use rusqlite::{Connection, OpenFlags, params_from_iter, types::Value as SqlValue};
 use serde_json::Value;
 use sql::{ordered_index, push_in, push_narrowing};
-use text::{FEW_TEXT_ROWS, TEXT_INDEX, add_text_index, text_match};
+pub use text::trigram_keys;
+use text::{
+    BLOCK_ROWS, FEW_TEXT_ROWS, IN_TEXT_BLOCKS, TEXT_BLOCK_RANGES, TEXT_INDEX, TextBlocks,
+    forget_blocks_before, rebuild_text_index, text_match,
+};
 
-/// Bumped when the schema changes incompatibly; a database of another version is refused.
-const SCHEMA_VERSION: i64 = 2;
+/// Bumped when the schema changes; older versions are upgraded on open (1 and 2 get the text
+/// index of version 3), a newer one is refused.
+const SCHEMA_VERSION: i64 = 3;
 
 /// At most this many candidate rows are examined per `list` call; past it the page ends early
 /// with a token to continue (as Cloud Logging does for slow scans).
@@ -48,6 +57,15 @@ pub enum StoreError {
         /// What SQLite said.
         #[source]
         source: rusqlite::Error,
+    },
+    /// The checkpoint thread could not be started.
+    #[error("cannot start the checkpoint thread for {path}: {source}")]
+    Thread {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source}")]
@@ -95,21 +113,23 @@ pub struct StoredEntry {
     pub receive_nanos: i64,
     /// The canonical LogEntry JSON.
     pub json: String,
-    /// What the text index holds for it ([`logquery::searchable_text`] of `json`).
-    pub search_text: String,
+    /// What the text index holds for it: [`trigram_keys`] of [`logquery::searchable_text`]
+    /// of `json` (made where the write is prepared, so the writer only adds them up).
+    pub text_keys: Vec<u32>,
 }
 
 /// The columns of one entry and their placeholders, after `INSERT` (or `INSERT OR IGNORE`),
 /// in the order of [`StoredEntry::params`].
 const INSERT_ENTRY: &str = "INTO entries
-    (parent, log_name, log_id, timestamp_nanos, insert_id, severity, resource_type,
+    (id, parent, log_name, log_id, timestamp_nanos, insert_id, severity, resource_type,
      receive_nanos, entry)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 impl StoredEntry {
-    /// The values for [`INSERT_ENTRY`]'s placeholders.
-    fn params(&self) -> [&dyn rusqlite::ToSql; 9] {
+    /// The values for [`INSERT_ENTRY`]'s placeholders, the row stored under `id`.
+    fn params<'a>(&'a self, id: &'a i64) -> [&'a dyn rusqlite::ToSql; 10] {
         [
+            id,
             &self.parent,
             &self.log_name,
             &self.log_id,
@@ -205,15 +225,23 @@ struct Queued {
     reply: mpsc::SyncSender<Result<Written, StoreError>>,
 }
 
+/// The writer connection and the text index's state, which changes only with it.
+struct Writer {
+    conn: Connection,
+    text: TextBlocks,
+}
+
 /// The SQLite-backed store.
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     reader: Mutex<Connection>,
     /// Writes queued for the next group commit.
     queued: Mutex<Vec<Queued>>,
     /// Transactions committed by writes (for the bench: entries per fsync).
-    commits: std::sync::atomic::AtomicU64,
+    commits: Arc<AtomicU64>,
+    /// Declared last: stops (after a last checkpoint) once the connections above are closed.
+    _checkpointer: Checkpointer,
 }
 
 impl Store {
@@ -229,11 +257,15 @@ impl Store {
             source,
         };
         let mut writer = Connection::open(&path).map_err(err)?;
+        // The writer never checkpoints (the checkpoint thread does), and keeps the indexes'
+        // upper pages cached: every insert walks five of them.
         writer
             .execute_batch(
                 "PRAGMA journal_mode=WAL;
                  PRAGMA synchronous=FULL;
-                 PRAGMA busy_timeout=10000;",
+                 PRAGMA busy_timeout=10000;
+                 PRAGMA wal_autocheckpoint=0;
+                 PRAGMA cache_size=-65536;",
             )
             .map_err(err)?;
         let version: i64 = writer
@@ -245,28 +277,41 @@ impl Store {
                     "BEGIN; {SCHEMA} {TEXT_INDEX} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
                 ))
                 .map_err(err)?;
-        } else if version == 1 {
-            add_text_index(&mut writer).map_err(err)?;
+        } else if version < SCHEMA_VERSION {
+            rebuild_text_index(&mut writer).map_err(err)?;
         } else if version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion {
                 path,
                 found: version,
             });
         }
+        let text = TextBlocks::load(&writer).map_err(err)?;
         let reader = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
         reader
+            .execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;")
+            .map_err(err)?;
+        let commits = Arc::new(AtomicU64::new(0));
+        let checkpoints = Connection::open(&path).map_err(err)?;
+        checkpoints
             .execute_batch("PRAGMA busy_timeout=10000;")
             .map_err(err)?;
+        let checkpointer = Checkpointer::start(checkpoints, commits.clone()).map_err(|source| {
+            StoreError::Thread {
+                path: path.clone(),
+                source,
+            }
+        })?;
         Ok(Store {
             path,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer { conn: writer, text }),
             reader: Mutex::new(reader),
             queued: Mutex::new(Vec::new()),
-            commits: std::sync::atomic::AtomicU64::new(0),
+            commits,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -292,10 +337,10 @@ impl Store {
         {
             // Whoever holds the writer commits what is queued; if ours went with an earlier
             // group, its answer is already waiting and the queue may be empty.
-            let mut conn = lock(&self.writer);
+            let mut writer = lock(&self.writer);
             let group = std::mem::take(&mut *lock(&self.queued));
             if !group.is_empty() {
-                self.commit_group(&mut conn, group);
+                self.commit_group(&mut writer, group);
             }
         }
         // No answer only if the commit that took this write panicked.
@@ -308,10 +353,10 @@ impl Store {
 
     /// Commits `group` in one transaction and answers each write. If the transaction fails,
     /// each write is tried in its own, so one write's failure is not every write's.
-    fn commit_group(&self, conn: &mut Connection, group: Vec<Queued>) {
+    fn commit_group(&self, writer: &mut Writer, group: Vec<Queued>) {
         if group.len() > 1 {
             let all: Vec<&[StoredEntry]> = group.iter().map(|q| &q.entries[..]).collect();
-            if let Ok(news) = self.commit(conn, &all) {
+            if let Ok(news) = self.commit(writer, &all) {
                 for (queued, new) in group.into_iter().zip(news) {
                     let written = Written {
                         entries: queued.entries,
@@ -325,7 +370,7 @@ impl Store {
         }
         for queued in group {
             let result = self
-                .commit(conn, &[&queued.entries[..]])
+                .commit(writer, &[&queued.entries[..]])
                 .map(|mut news| Written {
                     new: news.pop().unwrap_or_default(),
                     entries: queued.entries,
@@ -335,47 +380,64 @@ impl Store {
     }
 
     /// Inserts each write's entries in one transaction; per write, the indices that were new.
+    /// If it fails, the text index's state is read back from what the database kept.
     fn commit(
         &self,
-        conn: &mut Connection,
+        writer: &mut Writer,
         writes: &[&[StoredEntry]],
     ) -> Result<Vec<Vec<usize>>, StoreError> {
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let result =
+            Self::insert_all(&mut writer.conn, &mut writer.text, writes).map_err(|e| self.err(e));
+        match &result {
+            Ok(_) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                if let Ok(text) = TextBlocks::load(&writer.conn) {
+                    writer.text = text;
+                }
+            }
+        }
+        result
+    }
+
+    fn insert_all(
+        conn: &mut Connection,
+        text: &mut TextBlocks,
+        writes: &[&[StoredEntry]],
+    ) -> rusqlite::Result<Vec<Vec<usize>>> {
+        let tx = conn.transaction()?;
         let mut news = Vec::with_capacity(writes.len());
         {
-            let mut stmt = tx
-                .prepare_cached(&format!("INSERT OR IGNORE {INSERT_ENTRY}"))
-                .map_err(|e| self.err(e))?;
-            let mut text = tx
-                .prepare_cached("INSERT INTO entries_text (rowid, text) VALUES (?1, ?2)")
-                .map_err(|e| self.err(e))?;
+            let mut stmt = tx.prepare_cached(&format!("INSERT OR IGNORE {INSERT_ENTRY}"))?;
             for entries in writes {
                 let mut added = Vec::new();
                 for (index, e) in entries.iter().enumerate() {
-                    let inserted = stmt.execute(e.params()).map_err(|e| self.err(e))?;
-                    if inserted > 0 {
-                        text.execute(rusqlite::params![tx.last_insert_rowid(), e.search_text])
-                            .map_err(|e| self.err(e))?;
+                    if stmt.execute(e.params(&text.next_id()))? > 0 {
+                        text.stored(&e.text_keys);
                         added.push(index);
                     }
                 }
                 news.push(added);
             }
         }
-        tx.commit().map_err(|e| self.err(e))?;
-        self.commits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        text.seal_full(&tx)?;
+        tx.commit()?;
         Ok(news)
     }
 
-    /// How many rows the text index gives for `text` (an FTS5 MATCH), counting up to `limit`.
-    fn text_rows(&self, conn: &Connection, text: &str, limit: i64) -> Result<i64, StoreError> {
-        conn.prepare_cached(
-            "SELECT count(*) FROM \
-             (SELECT rowid FROM entries_text WHERE entries_text MATCH ?1 LIMIT ?2)",
-        )
-        .and_then(|mut stmt| stmt.query_row(rusqlite::params![text, limit], |r| r.get(0)))
-        .map_err(|e| self.err(e))
+    /// Whether the blocks the text index gives for `text` (an FTS5 MATCH) and the open block
+    /// hold fewer than [`FEW_TEXT_ROWS`] rows.
+    fn few_text_rows(&self, conn: &Connection, text: &str) -> Result<bool, StoreError> {
+        let limit = FEW_TEXT_ROWS / BLOCK_ROWS - 1;
+        let blocks: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM \
+                 (SELECT rowid FROM text_blocks WHERE text_blocks MATCH ?1 LIMIT ?2)",
+            )
+            .and_then(|mut stmt| stmt.query_row(rusqlite::params![text, limit], |r| r.get(0)))
+            .map_err(|e| self.err(e))?;
+        Ok(blocks < limit)
     }
 
     /// The SQL (and its arguments) that yields `q`'s candidate rows in order.
@@ -387,22 +449,34 @@ impl Store {
         let narrowing = q.narrow.then(|| q.query.restrictions());
         let text = narrowing.as_ref().and_then(text_match);
         let few = match &text {
-            Some(text) => self.text_rows(conn, text, FEW_TEXT_ROWS)? < FEW_TEXT_ROWS,
+            Some(text) => self.few_text_rows(conn, text)?,
             None => false,
         };
         let mut args: Vec<SqlValue> = Vec::new();
-        let mut sql = if let (true, Some(text)) = (few, text) {
-            // Few candidates: look them up by id (NOT INDEXED leaves the rowid lookup as the
-            // only way in) and sort them, rather than walk the whole log in time order.
-            args.push(SqlValue::Text(text));
-            "SELECT timestamp_nanos, insert_id, entry FROM entries NOT INDEXED WHERE id IN \
-             (SELECT rowid FROM entries_text WHERE entries_text MATCH ?) AND "
-                .to_owned()
-        } else {
-            format!(
+        let mut sql = match text {
+            Some(text) if few => {
+                // Few candidates: read their blocks' rows by id (NOT INDEXED leaves the id
+                // range as the only way in) and sort them, rather than walk the whole log in
+                // time order.
+                args.push(SqlValue::Text(text));
+                format!(
+                    "SELECT timestamp_nanos, insert_id, entry FROM {TEXT_BLOCK_RANGES} AS b \
+                     CROSS JOIN entries NOT INDEXED WHERE id >= b.lo AND id < b.hi AND "
+                )
+            }
+            Some(text) => {
+                // Many: the ordered scan, skipping the rows of other blocks unread.
+                args.push(SqlValue::Text(text));
+                format!(
+                    "SELECT timestamp_nanos, insert_id, entry FROM entries INDEXED BY {} \
+                     WHERE {IN_TEXT_BLOCKS} AND ",
+                    ordered_index(narrowing.as_ref())
+                )
+            }
+            None => format!(
                 "SELECT timestamp_nanos, insert_id, entry FROM entries INDEXED BY {} WHERE ",
                 ordered_index(narrowing.as_ref())
-            )
+            ),
         };
         push_in(&mut sql, &mut args, "parent", &q.parents);
         if let Some(narrowing) = &narrowing {
@@ -556,29 +630,37 @@ impl Store {
         Ok(names)
     }
 
-    /// Deletes every entry of one log; returns how many were deleted.
+    /// Deletes every entry of one log; returns how many were deleted. Its keys stay in the
+    /// text index's blocks (they only make those blocks candidates; the evaluator decides).
     pub fn delete_log(&self, parent: &str, log_id: &str) -> Result<usize, StoreError> {
-        let conn = lock(&self.writer);
-        conn.execute(
-            "DELETE FROM entries WHERE parent = ?1 AND log_id = ?2",
-            rusqlite::params![parent, log_id],
-        )
-        .map_err(|e| self.err(e))
+        let writer = lock(&self.writer);
+        writer
+            .conn
+            .execute(
+                "DELETE FROM entries WHERE parent = ?1 AND log_id = ?2",
+                rusqlite::params![parent, log_id],
+            )
+            .map_err(|e| self.err(e))
     }
 
-    /// Deletes entries whose timestamp is before `cutoff_nanos`; returns how many.
+    /// Deletes entries whose timestamp is before `cutoff_nanos`, and the text index's blocks
+    /// left without entries before the oldest one; returns how many entries.
     pub fn expire(&self, cutoff_nanos: i64) -> Result<usize, StoreError> {
-        let conn = lock(&self.writer);
-        conn.execute(
-            "DELETE FROM entries WHERE timestamp_nanos < ?1",
-            [cutoff_nanos],
-        )
-        .map_err(|e| self.err(e))
+        let writer = lock(&self.writer);
+        let deleted = writer
+            .conn
+            .execute(
+                "DELETE FROM entries WHERE timestamp_nanos < ?1",
+                [cutoff_nanos],
+            )
+            .map_err(|e| self.err(e))?;
+        forget_blocks_before(&writer.conn).map_err(|e| self.err(e))?;
+        Ok(deleted)
     }
 
     /// How many write transactions (each one fsync) have been committed.
     pub fn commits(&self) -> u64 {
-        self.commits.load(std::sync::atomic::Ordering::Relaxed)
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// How many entries are stored (all parents).
@@ -635,7 +717,8 @@ fn histogram_sql(q: &HistogramQuery, width: i64, buckets: usize) -> (String, Vec
         let narrowing = q.query.restrictions();
         push_narrowing(&mut sql, &mut args, &narrowing);
         if let Some(text) = text_match(&narrowing) {
-            sql.push_str(" AND id IN (SELECT rowid FROM entries_text WHERE entries_text MATCH ?)");
+            sql.push_str(" AND ");
+            sql.push_str(IN_TEXT_BLOCKS);
             args.push(SqlValue::Text(text));
         }
     }

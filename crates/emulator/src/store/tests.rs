@@ -16,7 +16,7 @@ mod group_commit {
             resource_type: "global".into(),
             receive_nanos: 0,
             json: format!(r#"{{"insertId":"id-{n}"}}"#),
-            search_text: format!("id-{n}\n"),
+            text_keys: trigram_keys(&format!("id-{n}\n")),
         }
     }
 
@@ -117,7 +117,7 @@ mod text_index {
             resource_type: "global".into(),
             receive_nanos: 0,
             json: json.to_string(),
-            search_text: logquery::searchable_text(&json),
+            text_keys: trigram_keys(&logquery::searchable_text(&json)),
         }
     }
 
@@ -210,7 +210,7 @@ mod text_index {
     fn a_rare_word_is_looked_up_in_the_text_index_and_a_common_one_scans_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let entries: Vec<StoredEntry> = (0..12_000)
+        let entries: Vec<StoredEntry> = (0..20_000)
             .map(|n| {
                 let text = if n == 4_242 {
                     "GET /items 200 unicorn".to_owned()
@@ -226,59 +226,198 @@ mod text_index {
         let rare = plan(&store, "unicorn");
         assert!(rare.contains("VIRTUAL TABLE"), "{rare}");
         assert!(!rare.contains("USING INDEX"), "{rare}");
-        // Every entry has "items": past the few-rows bound, the ordered scan serves it.
+        // Every block has "items": past the few-rows bound, the ordered scan serves it
+        // (skipping the rows of blocks without the word, here none).
         let common = plan(&store, "items");
         assert!(common.contains("USING INDEX entries_dedup"), "{common}");
-        assert!(!common.contains("VIRTUAL TABLE"), "{common}");
+        assert!(!common.contains("TEMP B-TREE"), "{common}");
         assert_eq!(list(&store, "items").len(), 1_000);
     }
 
+    /// Every page of `filter`'s matches, oldest first, with or without narrowing.
+    fn list_all(store: &Store, filter: &str, narrow: bool) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .list(&ListQuery {
+                    parents: vec!["projects/p".into()],
+                    query: logquery::parse(filter).unwrap(),
+                    narrow,
+                    descending: false,
+                    page_size: 500,
+                    after,
+                })
+                .unwrap();
+            ids.extend(page.entries.iter().map(|e| e["insertId"].to_string()));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return ids,
+            }
+        }
+    }
+
+    /// The index only narrows: whether a word is in a few blocks (the page built from them),
+    /// in many (the ordered scan skipping the others), in every one, or in the open block only,
+    /// the narrowed listing is the one the evaluator alone gives.
     #[test]
-    fn deleted_entries_leave_the_text_index() {
+    fn narrowed_listings_are_the_evaluators() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store
-            .insert(&[stored(1, "zebra one"), stored(2, "zebra two")])
-            .unwrap();
-        assert_eq!(list(&store, "zebra").len(), 2);
-        store.expire(2).unwrap();
-        assert_eq!(list(&store, "zebra"), ["id-00002"]);
-        store.delete_log("projects/p", "app").unwrap();
-        let conn = lock(&store.reader);
-        let left: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM entries_text WHERE entries_text MATCH '\"zeb\"'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(left, 0);
+        let entries: Vec<StoredEntry> = (0..30_000)
+            .map(|n| {
+                let mut text = format!("GET /items/{n} 200");
+                if n % 7_919 == 0 {
+                    text.push_str(" rare-beetle");
+                }
+                if n % 200 == 0 {
+                    // In 150 of the 234 blocks: more than the page is built from.
+                    text.push_str(" medium-moth");
+                }
+                if n >= 29_950 {
+                    text.push_str(" fresh-fern");
+                }
+                stored(n, &text)
+            })
+            .collect();
+        store.insert(&entries).unwrap();
+        for filter in [
+            "rare-beetle",
+            "medium-moth",
+            "fresh-fern",
+            "items",
+            r#"textPayload:"moth" OR textPayload:"fern""#,
+            "nowhere-at-all",
+        ] {
+            let narrowed = list_all(&store, filter, true);
+            assert_eq!(narrowed, list_all(&store, filter, false), "{filter}");
+            assert!(
+                filter.starts_with("nowhere") || !narrowed.is_empty(),
+                "{filter}"
+            );
+        }
+        assert_eq!(list_all(&store, "rare-beetle", true).len(), 4);
+        assert_eq!(list_all(&store, "medium-moth", true).len(), 150);
+        let medium = plan(&store, "medium-moth");
+        assert!(medium.contains("USING INDEX entries_dedup"), "{medium}");
+        assert!(medium.contains("LIST SUBQUERY"), "{medium}");
+    }
+
+    /// How many sealed blocks the text index holds.
+    fn blocks(store: &Store) -> i64 {
+        lock(&store.reader)
+            .query_row("SELECT count(*) FROM text_blocks", [], |r| r.get(0))
+            .unwrap()
     }
 
     #[test]
-    fn a_schema_1_database_gets_its_text_index_on_open() {
+    fn expired_entries_take_their_blocks_with_them_and_a_deleted_log_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let entries: Vec<StoredEntry> = (0..300)
+            .map(|n| stored(n, if n % 100 == 1 { "zebra" } else { "horse" }))
+            .collect();
+        store.insert(&entries).unwrap();
+        assert_eq!(
+            blocks(&store),
+            2,
+            "two full blocks of 128 sealed, 44 rows open"
+        );
+        assert_eq!(list(&store, "zebra"), ["id-00201", "id-00101", "id-00001"]);
+        store.expire(200).unwrap();
+        assert_eq!(list(&store, "zebra"), ["id-00201"]);
+        assert_eq!(
+            blocks(&store),
+            1,
+            "block 0 held only expired rows; block 1 holds 200"
+        );
+        store.delete_log("projects/p", "app").unwrap();
+        assert!(list(&store, "zebra").is_empty());
+        store.expire(1_000).unwrap();
+        assert_eq!(blocks(&store), 0);
+    }
+
+    /// Row ids are never given twice: a row stored after the newest ones were deleted does
+    /// not land in a sealed block whose keys do not have its words.
+    #[test]
+    fn a_row_stored_after_a_delete_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let entries: Vec<StoredEntry> = (0..128).map(|n| stored(n, "horse")).collect();
+        store.insert(&entries).unwrap();
+        assert_eq!(blocks(&store), 1);
+        store.delete_log("projects/p", "app").unwrap();
+        store.insert(&[stored(500, "walrus")]).unwrap();
+        assert_eq!(list(&store, "walrus"), ["id-00500"]);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        store.insert(&[stored(501, "walrus")]).unwrap();
+        assert_eq!(list(&store, "walrus"), ["id-00501", "id-00500"]);
+    }
+
+    /// The open block's keys live in the writer's memory; a reopened store reads them back
+    /// from its rows, so the block sealed later still has the words written before.
+    #[test]
+    fn the_open_blocks_words_survive_a_reopen_and_its_sealing() {
         let dir = tempfile::tempdir().unwrap();
         {
-            // What an emulator of schema 1 left behind.
-            let conn = Connection::open(dir.path().join("entries.sqlite3")).unwrap();
-            conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version=1;"))
-                .unwrap();
-            for (n, text) in [(1, "old walrus"), (2, "old seal")] {
-                let e = stored(n, text);
-                conn.execute(&format!("INSERT {INSERT_ENTRY}"), e.params())
-                    .unwrap();
-            }
+            let store = Store::open(dir.path()).unwrap();
+            let entries: Vec<StoredEntry> = (0..200)
+                .map(|n| stored(n, if n == 150 { "narwhal" } else { "horse" }))
+                .collect();
+            store.insert(&entries).unwrap();
+            assert_eq!(blocks(&store), 1);
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(list(&store, "walrus"), ["id-00001"]);
-        assert!(plan(&store, "walrus").contains("VIRTUAL TABLE"));
-        let version: i64 = lock(&store.reader)
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        drop(store);
-        // Opening again leaves it as it is.
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(list(&store, "old").len(), 2);
+        assert_eq!(list(&store, "narwhal"), ["id-00150"]);
+        let entries: Vec<StoredEntry> = (200..300).map(|n| stored(n, "horse")).collect();
+        store.insert(&entries).unwrap();
+        assert_eq!(blocks(&store), 2, "the block holding 150 is sealed now");
+        assert_eq!(list(&store, "narwhal"), ["id-00150"]);
+        assert!(plan(&store, "narwhal").contains("VIRTUAL TABLE"));
+    }
+
+    #[test]
+    fn schema_1_and_2_databases_get_the_block_index_on_open() {
+        for version in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                // What an emulator of that schema left behind (2 added a per-entry index).
+                let conn = Connection::open(dir.path().join("entries.sqlite3")).unwrap();
+                conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version={version};"))
+                    .unwrap();
+                if version == 2 {
+                    conn.execute_batch(
+                        "CREATE VIRTUAL TABLE entries_text USING fts5(text, content='',
+                             contentless_delete=1, detail=none,
+                             tokenize='trigram case_sensitive 1');
+                         CREATE TRIGGER entries_text_delete AFTER DELETE ON entries BEGIN
+                             DELETE FROM entries_text WHERE rowid = old.id;
+                         END;",
+                    )
+                    .unwrap();
+                }
+                for (n, text) in [(1, "old walrus"), (2, "old seal"), (300, "old walrus")] {
+                    let e = stored(n, text);
+                    conn.execute(&format!("INSERT {INSERT_ENTRY}"), e.params(&(n as i64)))
+                        .unwrap();
+                }
+            }
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(list(&store, "walrus"), ["id-00300", "id-00001"]);
+            assert!(plan(&store, "walrus").contains("VIRTUAL TABLE"));
+            assert_eq!(blocks(&store), 2, "ids 1 and 2 in block 0, 300 in block 2");
+            let version: i64 = lock(&store.reader)
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+            // New rows go after the blocks made.
+            store.insert(&[stored(400, "new walrus")]).unwrap();
+            drop(store);
+            // Opening again leaves it as it is.
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(list(&store, "old").len(), 3);
+            assert_eq!(list(&store, "walrus").len(), 3);
+        }
     }
 }

@@ -119,7 +119,7 @@ mod tests {
             resource_type: "global".into(),
             receive_nanos: 0,
             json: json.into(),
-            search_text: String::new(),
+            text_keys: Vec::new(),
         }
     }
 
