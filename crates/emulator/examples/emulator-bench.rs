@@ -63,6 +63,48 @@ fn entry(i: usize, base: i64, project: &str) -> Value {
     e
 }
 
+/// CPU time this process (server and client) has used so far, from `/proc/self/stat` (whose
+/// clock ticks are 1/100 s on Linux); zero where it cannot be read.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state; utime and stime
+    // are the 14th and 15th fields of the line, the 12th and 13th after the name.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    ticks.iter().sum::<f64>() / 100.0
+}
+
+/// What one ingest run measured.
+struct Ingest {
+    entries_per_second: f64,
+    seconds: f64,
+    /// Process CPU (emulator and this client) per entry, in microseconds.
+    cpu_micros_per_entry: f64,
+}
+
+impl Ingest {
+    fn measured(entries: usize, started: Instant, cpu_before: f64) -> Ingest {
+        let seconds = started.elapsed().as_secs_f64();
+        Ingest {
+            entries_per_second: entries as f64 / seconds,
+            seconds,
+            cpu_micros_per_entry: (cpu_seconds() - cpu_before) * 1e6 / entries as f64,
+        }
+    }
+
+    fn row(&self, what: &str) -> String {
+        format!(
+            "| {what} | {:.0} entries/s ({:.1} s) | {:.1} µs |",
+            self.entries_per_second, self.seconds, self.cpu_micros_per_entry
+        )
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
@@ -119,16 +161,10 @@ async fn main() -> anyhow::Result<()> {
         "Emulator benchmark: {} entries stored, batches of {}, {} writers\n",
         args.entries, args.batch, args.writers
     );
-    println!("| measurement | result |");
-    println!("|---|---|");
-    println!(
-        "| ingest over REST (`entries:write`) | {:.0} entries/s ({:.1} s) |",
-        rest_rate.0, rest_rate.1
-    );
-    println!(
-        "| ingest over gRPC (`WriteLogEntries`) | {:.0} entries/s ({:.1} s) |",
-        grpc_rate.0, grpc_rate.1
-    );
+    println!("| measurement | result | CPU per entry (emulator + client) |");
+    println!("|---|---|---|");
+    println!("{}", rest_rate.row("ingest over REST (`entries:write`)"));
+    println!("{}", grpc_rate.row("ingest over gRPC (`WriteLogEntries`)"));
     println!("\n| filter (pageSize 50, newest first) | matches on page | p50 | p95 |");
     println!("|---|---|---|---|");
     for (name, filter) in &filters {
@@ -158,20 +194,34 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes every entry into project `bench` over REST; returns (entries/s, seconds).
-async fn ingest_rest(client: &Client, args: &Args, base: i64) -> (f64, f64) {
-    let batches = args.entries.div_ceil(args.batch);
+/// The indices of the entries of each batch writer `w` of `args.writers` sends, in order.
+fn batches_of(args: &Args, w: usize) -> impl Iterator<Item = std::ops::Range<usize>> + use<> {
+    let (n, size) = (args.entries, args.batch);
+    (w..n.div_ceil(size))
+        .step_by(args.writers)
+        .map(move |b| b * size..((b + 1) * size).min(n))
+}
+
+/// Writes every entry into project `bench` over REST. The request bodies are made before the
+/// clock starts: the emulator's work is what is timed.
+async fn ingest_rest(client: &Client, args: &Args, base: i64) -> Ingest {
+    let bodies: Vec<Vec<Vec<u8>>> = (0..args.writers)
+        .map(|w| {
+            batches_of(args, w)
+                .map(|batch| {
+                    let entries: Vec<Value> = batch.map(|i| entry(i, base, "bench")).collect();
+                    serde_json::to_vec(&json!({"entries": entries})).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..args.writers {
+    for bodies in bodies {
         let client = client.clone();
-        let (n, size, writers) = (args.entries, args.batch, args.writers);
         tasks.push(tokio::spawn(async move {
-            for b in (w..batches).step_by(writers) {
-                let entries: Vec<Value> = (b * size..((b + 1) * size).min(n))
-                    .map(|i| entry(i, base, "bench"))
-                    .collect();
-                let body = serde_json::to_vec(&json!({"entries": entries})).unwrap();
+            for body in bodies {
                 let r = client
                     .request(
                         "POST",
@@ -188,44 +238,45 @@ async fn ingest_rest(client: &Client, args: &Args, base: i64) -> (f64, f64) {
     for t in tasks {
         t.await.unwrap();
     }
-    let seconds = started.elapsed().as_secs_f64();
-    (args.entries as f64 / seconds, seconds)
+    Ingest::measured(args.entries, started, cpu_before)
 }
 
 /// The same entries into project `bench-grpc` over gRPC, the writers sharing one HTTP/2
-/// connection as a gRPC client does; returns (entries/s, seconds).
-async fn ingest_grpc(url: &str, args: &Args, base: i64) -> anyhow::Result<(f64, f64)> {
+/// connection as a gRPC client does. The requests are made before the clock starts (their
+/// encoding is timed: tonic does it as it sends).
+async fn ingest_grpc(url: &str, args: &Args, base: i64) -> anyhow::Result<Ingest> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect()
         .await?;
-    let batches = args.entries.div_ceil(args.batch);
+    let requests: Vec<Vec<v2::WriteLogEntriesRequest>> = (0..args.writers)
+        .map(|w| {
+            batches_of(args, w)
+                .map(|batch| v2::WriteLogEntriesRequest {
+                    entries: batch
+                        .map(|i| {
+                            let e: LogEntry =
+                                serde_json::from_value(entry(i, base, "bench-grpc")).unwrap();
+                            emulator::convert::entry_to_proto(e).unwrap()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect()
+        })
+        .collect();
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..args.writers {
+    for requests in requests {
         let mut client = LoggingServiceV2Client::new(channel.clone());
-        let (n, size, writers) = (args.entries, args.batch, args.writers);
         tasks.push(tokio::spawn(async move {
-            for b in (w..batches).step_by(writers) {
-                let entries = (b * size..((b + 1) * size).min(n))
-                    .map(|i| {
-                        let e: LogEntry =
-                            serde_json::from_value(entry(i, base, "bench-grpc")).unwrap();
-                        emulator::convert::entry_to_proto(e).unwrap()
-                    })
-                    .collect();
-                client
-                    .write_log_entries(v2::WriteLogEntriesRequest {
-                        entries,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
+            for request in requests {
+                client.write_log_entries(request).await.unwrap();
             }
         }));
     }
     for t in tasks {
         t.await?;
     }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok((args.entries as f64 / seconds, seconds))
+    Ok(Ingest::measured(args.entries, started, cpu_before))
 }

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::ast::{CompareOp, Comparison, Expr, FieldPath, Function, Literal};
-use crate::eval::{any_leaf, contains_text, entry_severity, field_values, scalar_text};
+use crate::eval::{contains_text, entry_severity, field_values, scalar_text};
 use crate::functions::log_id_of;
 use crate::schema::FieldKind;
 use crate::time::{Instant, parse_timestamp};
@@ -39,28 +39,44 @@ pub struct Narrowing {
 /// and boolean leaf of the entry, lowercased the way the evaluator compares, one per line,
 /// except the entry's own `timestamp` and `receiveTimestamp` (unique to every entry, so the
 /// costliest text to index, and made of [`TIMESTAMP_CHARS`] only). Every text in
-/// [`Narrowing::text_contains`] is held here by every entry the filter matches, so an index
-/// over this string narrows without losing matches; the evaluator still decides.
+/// [`Narrowing::text_contains`] is held within one line here by every entry the filter matches
+/// (the evaluator looks for it in one leaf at a time), so an index over this string narrows
+/// without losing matches; the evaluator still decides.
 pub fn searchable_text(entry: &Value) -> String {
     let mut text = String::new();
-    let mut push = |leaf: &str| {
+    for_each_searchable_leaf(entry, &mut |leaf| {
         text.push_str(&leaf.to_lowercase());
         text.push('\n');
-        false
-    };
+    });
+    text
+}
+
+/// Calls `visit` with each leaf of [`searchable_text`], as it is in the entry (not lowercased),
+/// for an index that keeps its own form of the text without building the string.
+pub fn for_each_searchable_leaf(entry: &Value, visit: &mut dyn FnMut(&str)) {
+    fn walk(value: &Value, visit: &mut dyn FnMut(&str)) {
+        match value {
+            Value::Object(map) => map.values().for_each(|v| walk(v, visit)),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, visit)),
+            Value::String(s) => visit(s),
+            Value::Null => {}
+            scalar => {
+                if let Some(text) = scalar_text(scalar) {
+                    visit(&text);
+                }
+            }
+        }
+    }
     match entry {
         Value::Object(fields) => {
             for (name, value) in fields {
                 if name != "timestamp" && name != "receiveTimestamp" {
-                    any_leaf(value, &mut push);
+                    walk(value, visit);
                 }
             }
         }
-        other => {
-            any_leaf(other, &mut push);
-        }
+        other => walk(other, visit),
     }
-    text
 }
 
 /// The characters of an RFC 3339 timestamp, lowercased. A needle made of these alone may be

@@ -163,7 +163,7 @@ fn prepare(
         resource_type,
         receive_nanos,
         json,
-        text_keys: crate::store::trigram_keys(&logquery::searchable_text(&value)),
+        text_keys: crate::store::entry_keys(&value),
     })
 }
 

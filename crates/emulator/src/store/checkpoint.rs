@@ -1,8 +1,13 @@
 //! Checkpoints off the write path. SQLite's automatic checkpoint runs inside the commit that
 //! crosses its threshold, so one write in every few hundred waited for the log to be copied
 //! into the database file and that file synced. Here the writer connection never checkpoints;
-//! a thread of its own copies what was committed, at most every [`EVERY`], on its own
-//! connection. A `PASSIVE` checkpoint takes no lock a writer or reader waits on.
+//! a thread of its own copies what was committed, on its own connection, soon after each
+//! commit and at most every [`EVERY`]. A `PASSIVE` checkpoint takes no lock a writer or reader
+//! waits on. But the log only starts over from its beginning when a write begins after every
+//! frame was copied, which under steady writes never happens by itself; so once the log holds
+//! more than [`RESTART_FRAMES`], a `RESTART` checkpoint holds new writes back for the moment it
+//! takes to copy the last frames, and the next write starts the log over. A long log makes
+//! every read slower (each page is looked up in its index) and holds disk.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,58 +17,98 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-/// How often the log is copied into the database while writes go on.
-const EVERY: Duration = Duration::from_millis(250);
+/// The shortest time between two checkpoints while writes go on.
+const EVERY: Duration = Duration::from_millis(100);
+
+/// Log frames (pages) past which the log is started over: 64 MiB of 4 KiB pages.
+const RESTART_FRAMES: i64 = 16_384;
+
+/// What the writer and the thread share: the commits made, whether to stop, and the bell.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<(u64, bool)>,
+    bell: Condvar,
+}
 
 /// The checkpointing thread; stopped (after a last checkpoint) when dropped.
 pub(super) struct Checkpointer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Commits made (each one a reason to checkpoint), as the store counts them.
+    commits: Arc<AtomicU64>,
 }
 
 impl Checkpointer {
-    /// Starts checkpointing through `conn` whenever `commits` has moved since the last
-    /// checkpoint.
+    /// Starts checkpointing through `conn` after the commits counted by `commits` (which
+    /// [`Checkpointer::committed`] is told of).
     pub(super) fn start(conn: Connection, commits: Arc<AtomicU64>) -> io::Result<Checkpointer> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let stopping = stop.clone();
+        let shared = Arc::new(Shared::default());
+        let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("store-checkpoint".into())
-            .spawn(move || {
-                let mut done = 0;
-                loop {
-                    let (flag, wake) = &*stopping;
-                    let stopped = {
-                        let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
-                        let (guard, _) = wake
-                            .wait_timeout_while(guard, EVERY, |stop| !*stop)
-                            .unwrap_or_else(|p| p.into_inner());
-                        *guard
-                    };
-                    let now = commits.load(Ordering::Relaxed);
-                    if now != done {
-                        // A checkpoint that cannot finish now (a reader on an old snapshot)
-                        // copies the rest next time; nothing is lost by an error here.
-                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                        done = now;
-                    }
-                    if stopped {
-                        return;
-                    }
-                }
-            })?;
+            .spawn(move || run(&conn, &theirs))?;
         Ok(Checkpointer {
-            stop,
+            shared,
             thread: Some(thread),
+            commits,
         })
+    }
+
+    /// Counts a commit and rings the thread.
+    pub(super) fn committed(&self) {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        lock(&self.shared.state).0 = n;
+        self.shared.bell.notify_one();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The thread: waits for a commit not yet copied, copies, and rests [`EVERY`] before the next.
+fn run(conn: &Connection, shared: &Shared) {
+    let mut done = 0;
+    loop {
+        let (commits, stop) = {
+            let guard = lock(&shared.state);
+            let guard = shared
+                .bell
+                .wait_while(guard, |(commits, stop)| *commits == done && !*stop)
+                .unwrap_or_else(|p| p.into_inner());
+            *guard
+        };
+        if commits != done {
+            checkpoint(conn);
+            done = commits;
+        }
+        if stop {
+            return;
+        }
+        let guard = lock(&shared.state);
+        let _ = shared
+            .bell
+            .wait_timeout_while(guard, EVERY, |(_, stop)| !*stop);
+    }
+}
+
+/// One checkpoint: `PASSIVE`, then `RESTART` if the log is long. A checkpoint that cannot
+/// finish now (a reader on an old snapshot) copies the rest next time; nothing is lost by an
+/// error here, so errors are left to the next one.
+fn checkpoint(conn: &Connection) {
+    let frames = |mode: &str| -> Option<i64> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+            .ok()
+    };
+    if frames("PASSIVE").is_some_and(|log| log > RESTART_FRAMES) {
+        let _ = frames("RESTART");
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        let (flag, wake) = &*self.stop;
-        *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        wake.notify_all();
+        lock(&self.shared.state).1 = true;
+        self.shared.bell.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

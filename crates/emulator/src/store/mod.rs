@@ -32,7 +32,7 @@ use checkpoint::Checkpointer;
 use rusqlite::{Connection, OpenFlags, params_from_iter, types::Value as SqlValue};
 use serde_json::Value;
 use sql::{ordered_index, push_in, push_narrowing};
-pub use text::trigram_keys;
+pub use text::entry_keys;
 use text::{
     BLOCK_ROWS, FEW_TEXT_ROWS, IN_TEXT_BLOCKS, TEXT_BLOCK_RANGES, TEXT_INDEX, TextBlocks,
     forget_blocks_before, rebuild_text_index, text_match,
@@ -113,8 +113,8 @@ pub struct StoredEntry {
     pub receive_nanos: i64,
     /// The canonical LogEntry JSON.
     pub json: String,
-    /// What the text index holds for it: [`trigram_keys`] of [`logquery::searchable_text`]
-    /// of `json` (made where the write is prepared, so the writer only adds them up).
+    /// What the text index holds for it: [`entry_keys`] of `json` (made where the write is
+    /// prepared, so the writer only adds them up).
     pub text_keys: Vec<u32>,
 }
 
@@ -241,7 +241,7 @@ pub struct Store {
     /// Transactions committed by writes (for the bench: entries per fsync).
     commits: Arc<AtomicU64>,
     /// Declared last: stops (after a last checkpoint) once the connections above are closed.
-    _checkpointer: Checkpointer,
+    checkpointer: Checkpointer,
 }
 
 impl Store {
@@ -311,7 +311,7 @@ impl Store {
             reader: Mutex::new(reader),
             queued: Mutex::new(Vec::new()),
             commits,
-            _checkpointer: checkpointer,
+            checkpointer,
         })
     }
 
@@ -389,9 +389,7 @@ impl Store {
         let result =
             Self::insert_all(&mut writer.conn, &mut writer.text, writes).map_err(|e| self.err(e));
         match &result {
-            Ok(_) => {
-                self.commits.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(_) => self.checkpointer.committed(),
             Err(_) => {
                 if let Ok(text) = TextBlocks::load(&writer.conn) {
                     writer.text = text;

@@ -52,20 +52,58 @@ CREATE TABLE text_sealed (
 INSERT INTO text_sealed VALUES (0, 0);
 ";
 
-/// The keys of `text`'s trigrams (every run of three characters), sorted and without repeats.
-pub fn trigram_keys(text: &str) -> Vec<u32> {
-    let starts: Vec<usize> = text
+/// The keys of `text`'s trigrams (every run of three characters), sorted and without repeats:
+/// what a needle asks of the index.
+pub(super) fn trigram_keys(text: &str) -> Vec<u32> {
+    let mut keys = Vec::new();
+    push_trigram_keys(text, &mut |key| keys.push(key));
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Calls `key` with the key of each run of three characters of `text`.
+fn push_trigram_keys(text: &str, key: &mut dyn FnMut(u32)) {
+    if text.is_ascii() {
+        text.as_bytes().windows(3).for_each(|w| key(trigram_key(w)));
+        return;
+    }
+    let bounds: Vec<usize> = text
         .char_indices()
         .map(|(i, _)| i)
         .chain(std::iter::once(text.len()))
         .collect();
-    let mut keys: Vec<u32> = starts
-        .windows(4)
-        .map(|w| trigram_key(&text.as_bytes()[w[0]..w[3]]))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys
+    for w in bounds.windows(4) {
+        key(trigram_key(&text.as_bytes()[w[0]..w[3]]));
+    }
+}
+
+std::thread_local! {
+    /// Each request thread's set for gathering an entry's keys without repeats.
+    static ENTRY_KEYS: std::cell::RefCell<KeySet> = std::cell::RefCell::default();
+}
+
+/// The keys of an entry's searchable text: the trigrams of each of its leaves, lowercased the
+/// way the evaluator compares (runs across two leaves are left out: the evaluator looks for
+/// a needle within one leaf), without repeats.
+pub fn entry_keys(entry: &Value) -> Vec<u32> {
+    ENTRY_KEYS.with_borrow_mut(|set| {
+        set.clear();
+        let mut lower = String::new();
+        logquery::for_each_searchable_leaf(entry, &mut |leaf| {
+            if leaf.is_ascii() {
+                lower.clear();
+                lower.push_str(leaf);
+                lower.make_ascii_lowercase();
+            } else {
+                lower = leaf.to_lowercase();
+            }
+            push_trigram_keys(&lower, &mut |key| {
+                set.insert(key);
+            });
+        });
+        set.iter().copied().collect()
+    })
 }
 
 /// FNV-1a over the trigram's UTF-8 bytes: stable across builds and machines (the keys are on
@@ -123,7 +161,7 @@ impl TextBlocks {
         let mut rows = conn.prepare("SELECT entry FROM entries WHERE id >= ?1")?;
         let mut found = rows.query([first])?;
         while let Some(row) = found.next()? {
-            open_keys.extend(entry_keys(&row.get::<_, String>(0)?));
+            open_keys.extend(stored_entry_keys(&row.get::<_, String>(0)?));
         }
         Ok(TextBlocks {
             next_id: max_id.map_or(first, |m| (m + 1).max(first)),
@@ -153,30 +191,50 @@ impl TextBlocks {
     /// keys out whenever a statement of the transaction opens a savepoint, so sealing among
     /// the inserts would write a segment per entry.
     pub(super) fn seal_full(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        for (block, keys) in self.full.drain(..) {
-            seal(tx, block, keys.into_iter())?;
-        }
-        Ok(())
+        let Some(&(first, _)) = self.full.first() else {
+            return Ok(());
+        };
+        seal(tx, first, self.full.drain(..).map(|(_, keys)| keys))
     }
 }
 
-/// Writes `block`'s keys as a row of the FTS table and moves the sealed boundary past it.
-fn seal(tx: &Connection, block: i64, keys: impl Iterator<Item = u32>) -> rusqlite::Result<()> {
-    let mut doc = String::new();
-    for key in keys {
-        push_word(&mut doc, key);
+/// Writes consecutive blocks from `first` on, with their keys, as rows of the FTS table in one
+/// statement (each statement's savepoint makes FTS5 write a segment of what it holds), and
+/// moves the sealed boundary past them.
+fn seal<K: IntoIterator<Item = u32>>(
+    tx: &Connection,
+    first: i64,
+    blocks: impl IntoIterator<Item = K>,
+) -> rusqlite::Result<()> {
+    let mut docs = String::from("[");
+    let mut count = 0;
+    for keys in blocks {
+        if count > 0 {
+            docs.push(',');
+        }
+        docs.push('"');
+        for key in keys {
+            push_word(&mut docs, key);
+        }
+        docs.push('"');
+        count += 1;
     }
-    tx.prepare_cached("INSERT INTO text_blocks (rowid, keys) VALUES (?1, ?2)")?
-        .execute(rusqlite::params![block, doc])?;
+    docs.push(']');
+    if count == 0 {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO text_blocks (rowid, keys) SELECT ?1 + key, value FROM json_each(?2)",
+    )?
+    .execute(rusqlite::params![first, docs])?;
     tx.prepare_cached("UPDATE text_sealed SET next_block = ?1")?
-        .execute([block + 1])?;
+        .execute([first + count])?;
     Ok(())
 }
 
 /// The keys of a stored entry, from its JSON (a row that does not parse has none).
-fn entry_keys(json: &str) -> Vec<u32> {
-    let value: Value = serde_json::from_str(json).unwrap_or(Value::Null);
-    trigram_keys(&logquery::searchable_text(&value))
+fn stored_entry_keys(json: &str) -> Vec<u32> {
+    entry_keys(&serde_json::from_str(json).unwrap_or(Value::Null))
 }
 
 /// Schema 1 or 2 -> 3: drops schema 2's index (one FTS row per entry), creates the block index
@@ -194,19 +252,19 @@ pub(super) fn rebuild_text_index(conn: &mut Connection) -> rusqlite::Result<()> 
         let mut block: Option<(i64, KeySet)> = None;
         while let Some(row) = found.next()? {
             let id: i64 = row.get(0)?;
-            let keys = entry_keys(&row.get::<_, String>(1)?);
+            let keys = stored_entry_keys(&row.get::<_, String>(1)?);
             match &mut block {
                 Some((b, set)) if *b == id / BLOCK_ROWS => set.extend(keys),
                 _ => {
                     if let Some((b, set)) = block.take() {
-                        seal(&tx, b, set.into_iter())?;
+                        seal(&tx, b, [set])?;
                     }
                     block = Some((id / BLOCK_ROWS, keys.into_iter().collect()));
                 }
             }
         }
         if let Some((b, set)) = block {
-            seal(&tx, b, set.into_iter())?;
+            seal(&tx, b, [set])?;
         }
     }
     tx.execute_batch(&format!("PRAGMA user_version={}", super::SCHEMA_VERSION))?;
@@ -283,5 +341,37 @@ mod tests {
         assert_eq!(trigram_keys("aéb"), vec![trigram_key("aéb".as_bytes())]);
         // FNV-1a 32, as written on disk: pinned so a change of hash is a schema change.
         assert_eq!(trigram_key(b"abc"), 0x1a47_e90b);
+    }
+
+    /// Whatever needle the evaluator finds in an entry, the entry's keys hold the needle's:
+    /// the index never hides a match. Runs across two leaves and the timestamps are left out.
+    #[test]
+    fn an_entrys_keys_hold_every_needle_the_evaluator_finds_in_it() {
+        let entry = serde_json::json!({
+            "timestamp": "2026-12-03T10:00:00Z",
+            "insertId": "Abc-42",
+            "labels": {"Pod": "Web-ÄÖ-ΣΑΣ", "ok": true},
+            "jsonPayload": {"message": "GET /Items", "status": 503, "nested": ["Zebra"]},
+        });
+        let keys: HashSet<u32> = entry_keys(&entry).into_iter().collect();
+        let query_keys = |needle: &str| trigram_keys(&needle.to_lowercase());
+        for needle in [
+            "abc-42",
+            "GET /ITEMS",
+            "web-äö-σας",
+            "503",
+            "true",
+            "zebra",
+            "bra",
+        ] {
+            let filter = logquery::parse(&format!("{needle:?}")).unwrap();
+            assert!(filter.matches(&entry), "{needle}");
+            for key in query_keys(needle) {
+                assert!(keys.contains(&key), "{needle}");
+            }
+        }
+        // Not held: a run across two leaves, and the timestamp.
+        assert!(!query_keys("42g").iter().all(|k| keys.contains(k)));
+        assert!(!query_keys("2026-12").iter().all(|k| keys.contains(k)));
     }
 }

@@ -312,6 +312,49 @@ async fn gzip_bodies_are_accepted() {
     server.stop().await;
 }
 
+/// A body that is not a request at all is refused as a whole, with what is wrong with it.
+#[tokio::test]
+async fn malformed_bodies_are_refused_with_what_is_wrong() {
+    let server = Server::start().await;
+    let cases: [(&[u8], &str); 6] = [
+        (b"{\"entries\": [", "Invalid JSON payload received"),
+        (b"not json", "Invalid JSON payload received"),
+        (b"[{\"textPayload\": \"x\"}]", "must be a JSON object"),
+        (
+            b"{\"entries\": {\"textPayload\": \"x\"}}",
+            "entries: must be a list",
+        ),
+        (
+            b"{\"partialSuccess\": \"maybe\", \"entries\": [{}]}",
+            "Invalid JSON payload received",
+        ),
+        (b"{\"entries\": null}", "at least one log entry"),
+    ];
+    for (body, expected) in cases {
+        let resp = server
+            .client
+            .request(
+                "POST",
+                "/v2/entries:write",
+                Some(("application/json", body)),
+                &[],
+            )
+            .await
+            .unwrap();
+        let shown = String::from_utf8_lossy(body);
+        assert_eq!(resp.status, 400, "{shown}");
+        let err = error_of(&resp);
+        assert_eq!(err.error.status, "INVALID_ARGUMENT", "{shown}");
+        assert!(
+            err.error.message.contains(expected),
+            "{shown}: {}",
+            err.error.message
+        );
+    }
+    assert!(server.list_all("p", "").await.is_empty());
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn same_insert_id_and_timestamp_is_stored_once_first_write_wins() {
     let server = Server::start().await;
