@@ -35,7 +35,7 @@ use sql::{ordered_index, push_in, push_narrowing};
 pub use text::entry_keys;
 use text::{
     BLOCK_ROWS, FEW_TEXT_ROWS, IN_TEXT_BLOCKS, TEXT_BLOCK_RANGES, TEXT_INDEX, TextBlocks,
-    forget_blocks_before, rebuild_text_index, text_match,
+    forget_blocks_before, text_match, upgrade_to_3,
 };
 
 /// Bumped when the schema changes; older versions are upgraded on open (1 and 2 get the text
@@ -278,7 +278,7 @@ impl Store {
                 ))
                 .map_err(err)?;
         } else if version < SCHEMA_VERSION {
-            rebuild_text_index(&mut writer).map_err(err)?;
+            upgrade_to_3(&mut writer).map_err(err)?;
         } else if version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion {
                 path,
@@ -444,7 +444,9 @@ impl Store {
         conn: &Connection,
         q: &ListQuery,
     ) -> Result<(String, Vec<SqlValue>), StoreError> {
-        let narrowing = q.narrow.then(|| q.query.restrictions());
+        let narrowing = q
+            .narrow
+            .then(|| with_log_ids_of_names(q.query.restrictions()));
         let text = narrowing.as_ref().and_then(text_match);
         let few = match &text {
             Some(text) => self.few_text_rows(conn, text)?,
@@ -603,7 +605,10 @@ impl Store {
         Ok(names)
     }
 
-    /// Distinct log names under `parent`, after `after`, at most `limit`.
+    /// Distinct log names under `parent`, in order, after `after`, at most `limit`. The logs
+    /// are found by a skip scan of the log-id index (one lookup per log, not per entry), each
+    /// named as one of its entries names it (a log id written in two spellings, `a/b` and
+    /// `a%2Fb`, is one log, as it is to `logs delete`).
     pub fn log_names(
         &self,
         parent: &str,
@@ -613,18 +618,25 @@ impl Store {
         let conn = lock(&self.reader);
         let mut stmt = conn
             .prepare_cached(
-                "SELECT DISTINCT log_name FROM entries WHERE parent = ?1 AND log_name > ?2
-                 ORDER BY log_name LIMIT ?3",
+                "WITH RECURSIVE ids(id) AS (
+                   SELECT MIN(log_id) FROM entries WHERE parent = ?1
+                   UNION ALL
+                   SELECT (SELECT MIN(log_id) FROM entries WHERE parent = ?1 AND log_id > ids.id)
+                   FROM ids WHERE ids.id IS NOT NULL
+                 )
+                 SELECT (SELECT log_name FROM entries WHERE parent = ?1 AND log_id = ids.id
+                         LIMIT 1)
+                 FROM ids WHERE ids.id IS NOT NULL",
             )
             .map_err(|e| self.err(e))?;
-        let names = stmt
-            .query_map(
-                rusqlite::params![parent, after.unwrap_or(""), limit as i64],
-                |r| r.get(0),
-            )
+        let mut names = stmt
+            .query_map([parent], |r| r.get(0))
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<String>, _>>()
             .map_err(|e| self.err(e))?;
+        names.sort();
+        names.retain(|name| after.is_none_or(|after| name.as_str() > after));
+        names.truncate(limit);
         Ok(names)
     }
 
@@ -684,11 +696,23 @@ CREATE TABLE entries (
     entry TEXT NOT NULL
 );
 CREATE UNIQUE INDEX entries_dedup ON entries (parent, timestamp_nanos, insert_id);
-CREATE INDEX entries_log ON entries (parent, log_name, timestamp_nanos, insert_id);
 CREATE INDEX entries_log_id ON entries (parent, log_id, timestamp_nanos, insert_id);
-CREATE INDEX entries_severity ON entries (parent, severity, timestamp_nanos, insert_id);
 CREATE INDEX entries_resource ON entries (parent, resource_type, timestamp_nanos, insert_id);
 ";
+
+/// Adds to a narrowing by log names the log ids they name, so the log-id index serves them
+/// (a name that does not parse is no stored entry's, so it names no id).
+fn with_log_ids_of_names(mut n: logquery::Narrowing) -> logquery::Narrowing {
+    if let (Some(names), None) = (&n.log_names, &n.log_ids) {
+        let ids = names
+            .iter()
+            .filter_map(|name| gcloud_logging::parse_log_name(name))
+            .map(|parsed| parsed.log_id)
+            .collect();
+        n.log_ids = Some(ids);
+    }
+    n
+}
 
 /// Locks `m`; a panic while it was held leaves SQLite's own state consistent (an unfinished
 /// transaction rolls back), so the lock is taken anyway.
@@ -712,7 +736,7 @@ fn histogram_sql(q: &HistogramQuery, width: i64, buckets: usize) -> (String, Vec
     args.push(SqlValue::Integer(width));
     push_in(&mut sql, &mut args, "parent", &q.parents);
     if !exact {
-        let narrowing = q.query.restrictions();
+        let narrowing = with_log_ids_of_names(q.query.restrictions());
         push_narrowing(&mut sql, &mut args, &narrowing);
         if let Some(text) = text_match(&narrowing) {
             sql.push_str(" AND ");

@@ -6,17 +6,15 @@ use rusqlite::types::Value as SqlValue;
 
 /// The index to scan: one already in (timestamp, insertId) order for the rows asked for, so a
 /// page stops after `page_size` matches instead of sorting every candidate first. SQLite's
-/// planner cannot know the scan stops early and would otherwise pick e.g. the severity index
-/// and sort all its rows.
+/// planner cannot know the scan stops early and would otherwise pick another index and sort
+/// all its rows. One log or one resource type has its own index; everything else (severity
+/// among them) is checked on the rows of the time-ordered scan: each index costs every write
+/// a B-tree insert, and two fewer made ingest half again as fast.
 pub(super) fn ordered_index(narrowing: Option<&Narrowing>) -> &'static str {
     let single = |set: &Option<Vec<String>>| set.as_ref().is_some_and(|v| v.len() == 1);
     match narrowing {
         Some(n) if single(&n.log_ids) => "entries_log_id",
-        Some(n) if single(&n.log_names) => "entries_log",
         Some(n) if single(&n.resource_types) => "entries_resource",
-        Some(n) if n.min_severity.is_some() && n.min_severity == n.max_severity => {
-            "entries_severity"
-        }
         _ => "entries_dedup",
     }
 }

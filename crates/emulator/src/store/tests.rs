@@ -410,8 +410,12 @@ mod text_index {
             {
                 // What an emulator of that schema left behind (2 added a per-entry index).
                 let conn = Connection::open(dir.path().join("entries.sqlite3")).unwrap();
-                conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version={version};"))
-                    .unwrap();
+                conn.execute_batch(&format!(
+                    "{SCHEMA} PRAGMA user_version={version};
+                     CREATE INDEX entries_log ON entries (parent, log_name, timestamp_nanos, insert_id);
+                     CREATE INDEX entries_severity ON entries (parent, severity, timestamp_nanos, insert_id);"
+                ))
+                .unwrap();
                 if version == 2 {
                     conn.execute_batch(
                         "CREATE VIRTUAL TABLE entries_text USING fts5(text, content='',
@@ -437,6 +441,14 @@ mod text_index {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(version, SCHEMA_VERSION);
+            let old_indexes: i64 = lock(&store.reader)
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name IN ('entries_log', 'entries_severity')",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(old_indexes, 0, "dropped: every write paid for them");
             // New rows go after the blocks made.
             store.insert(&[stored(400, "new walrus")]).unwrap();
             drop(store);
@@ -445,5 +457,107 @@ mod text_index {
             assert_eq!(list(&store, "old").len(), 3);
             assert_eq!(list(&store, "walrus").len(), 3);
         }
+    }
+}
+
+mod logs {
+    use super::super::*;
+
+    fn in_log(n: usize, log_name: &str) -> StoredEntry {
+        let parsed = gcloud_logging::parse_log_name(log_name).unwrap();
+        StoredEntry {
+            parent: parsed.parent,
+            log_name: log_name.into(),
+            log_id: parsed.log_id,
+            timestamp_nanos: n as i64,
+            insert_id: format!("id-{n}"),
+            severity: 0,
+            resource_type: "global".into(),
+            receive_nanos: 0,
+            json: serde_json::json!({ "logName": log_name, "insertId": format!("id-{n}") })
+                .to_string(),
+            text_keys: Vec::new(),
+        }
+    }
+
+    /// Logs are listed from the log-id index: in name order, paged by name, one name per log.
+    #[test]
+    fn log_names_are_listed_in_order_and_paged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let names = [
+            "projects/p/logs/zeta",
+            "projects/p/logs/alpha",
+            "projects/p/logs/app%2Fweb",
+            "projects/p/logs/mid",
+            "projects/q/logs/other",
+        ];
+        let entries: Vec<StoredEntry> = (0..500).map(|n| in_log(n, names[n % 5])).collect();
+        store.insert(&entries).unwrap();
+        let all = store.log_names("projects/p", None, 10).unwrap();
+        assert_eq!(
+            all,
+            [
+                "projects/p/logs/alpha",
+                "projects/p/logs/app%2Fweb",
+                "projects/p/logs/mid",
+                "projects/p/logs/zeta"
+            ]
+        );
+        let page = store
+            .log_names("projects/p", Some("projects/p/logs/app%2Fweb"), 1)
+            .unwrap();
+        assert_eq!(page, ["projects/p/logs/mid"]);
+        assert!(
+            store
+                .log_names("projects/none", None, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// A filter on `logName` is served by the log-id index, and exactly.
+    #[test]
+    fn a_log_name_filter_scans_the_log_id_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let entries: Vec<StoredEntry> = (0..300)
+            .map(|n| {
+                in_log(
+                    n,
+                    if n % 3 == 0 {
+                        "projects/p/logs/a%2Fb"
+                    } else {
+                        "projects/p/logs/c"
+                    },
+                )
+            })
+            .collect();
+        store.insert(&entries).unwrap();
+        let q = ListQuery {
+            parents: vec!["projects/p".into()],
+            query: logquery::parse(r#"logName="projects/p/logs/a%2Fb""#).unwrap(),
+            narrow: true,
+            descending: false,
+            page_size: 1_000,
+            after: None,
+        };
+        assert_eq!(store.list(&q).unwrap().entries.len(), 100);
+        let conn = lock(&store.reader);
+        let (sql, args) = store.list_sql(&conn, &q).unwrap();
+        let plan: String = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(plan.contains("entries_log_id"), "{plan}");
+        drop(conn);
+        let other = ListQuery {
+            query: logquery::parse(r#"logName="projects/p/logs/nope" OR logName="bad""#).unwrap(),
+            ..q
+        };
+        assert!(store.list(&other).unwrap().entries.is_empty());
     }
 }

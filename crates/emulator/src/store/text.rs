@@ -237,12 +237,15 @@ fn stored_entry_keys(json: &str) -> Vec<u32> {
     entry_keys(&serde_json::from_str(json).unwrap_or(Value::Null))
 }
 
-/// Schema 1 or 2 -> 3: drops schema 2's index (one FTS row per entry), creates the block index
-/// and seals a block for every block of ids already used, in one transaction.
-pub(super) fn rebuild_text_index(conn: &mut Connection) -> rusqlite::Result<()> {
+/// Schema 1 or 2 -> 3, in one transaction: drops the indexes by log name and by severity
+/// (the log-id index and the time-ordered scan serve them) and schema 2's text index (one FTS
+/// row per entry), creates the block index and seals a block for every block of ids used.
+pub(super) fn upgrade_to_3(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute_batch(
-        "DROP TRIGGER IF EXISTS entries_text_delete;
+        "DROP INDEX IF EXISTS entries_log;
+         DROP INDEX IF EXISTS entries_severity;
+         DROP TRIGGER IF EXISTS entries_text_delete;
          DROP TABLE IF EXISTS entries_text;",
     )?;
     tx.execute_batch(TEXT_INDEX)?;
