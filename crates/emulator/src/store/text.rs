@@ -2,10 +2,10 @@
 //! their [`logquery::searchable_text`]. It narrows bare words and `:` on the payload to the
 //! blocks holding every trigram of the needle; the evaluator decides on each of their rows.
 //!
-//! Each entry's trigrams are hashed to 32-bit keys when its write is prepared (on the request's
-//! thread, beside other requests). The writer only adds an entry's keys to the set of the block
-//! its row goes in, the *open* block; when that block is full, its set becomes one row of an
-//! FTS5 table, the keys written as hexadecimal words. A block of similar log lines shares most
+//! Each entry's trigrams are hashed to 20-bit keys when its write is prepared (on the request's
+//! thread, beside other requests). The writer only sets an entry's keys in the bitmap of the
+//! block its row goes in, the *open* block; when that block is full, its keys become one row of
+//! an FTS5 table, written as hexadecimal words. A block of similar log lines shares most
 //! of its trigrams, so the index holds a few keys per entry instead of a hundred, and that is
 //! what made it affordable at 100,000 entries a second. The price is precision: a needle's
 //! trigrams may all be in a block without being in one entry, so searches test a block's rows.
@@ -16,9 +16,7 @@
 //! sealed, updated in the transaction that seals, so a search sees the same boundary as the
 //! rows it reads.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use logquery::Narrowing;
 use rusqlite::{Connection, Transaction};
@@ -78,74 +76,90 @@ fn push_trigram_keys(text: &str, key: &mut dyn FnMut(u32)) {
     }
 }
 
-std::thread_local! {
-    /// Each request thread's set for gathering an entry's keys without repeats.
-    static ENTRY_KEYS: std::cell::RefCell<KeySet> = std::cell::RefCell::default();
-}
-
 /// The keys of an entry's searchable text: the trigrams of each of its leaves, lowercased the
 /// way the evaluator compares (runs across two leaves are left out: the evaluator looks for
-/// a needle within one leaf), without repeats.
+/// a needle within one leaf). Repeats are left for the block's bitmap to fold.
 pub fn entry_keys(entry: &Value) -> Vec<u32> {
-    ENTRY_KEYS.with_borrow_mut(|set| {
-        set.clear();
-        let mut lower = String::new();
-        logquery::for_each_searchable_leaf(entry, &mut |leaf| {
-            if leaf.is_ascii() {
-                lower.clear();
-                lower.push_str(leaf);
-                lower.make_ascii_lowercase();
-            } else {
-                lower = leaf.to_lowercase();
-            }
-            push_trigram_keys(&lower, &mut |key| {
-                set.insert(key);
-            });
-        });
-        set.iter().copied().collect()
-    })
+    let mut keys = Vec::new();
+    let mut lower = String::new();
+    logquery::for_each_searchable_leaf(entry, &mut |leaf| {
+        if leaf.is_ascii() {
+            lower.clear();
+            lower.push_str(leaf);
+            lower.make_ascii_lowercase();
+        } else {
+            lower = leaf.to_lowercase();
+        }
+        push_trigram_keys(&lower, &mut |key| keys.push(key));
+    });
+    keys
 }
 
-/// FNV-1a over the trigram's UTF-8 bytes: stable across builds and machines (the keys are on
-/// disk), and a collision only makes a block a candidate it did not need to be.
+/// Bits in a key: about a million keys, so a block's set is a bitmap of 128 KiB, and two
+/// trigrams sharing a key only make a block a candidate it did not need to be.
+const KEY_BITS: u32 = 20;
+
+/// FNV-1a over the trigram's UTF-8 bytes, folded to [`KEY_BITS`]: stable across builds and
+/// machines (the keys are on disk).
 fn trigram_key(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |hash, &b| {
+    let hash = bytes.iter().fold(0x811c_9dc5_u32, |hash, &b| {
         (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+    });
+    (hash ^ (hash >> KEY_BITS)) & ((1 << KEY_BITS) - 1)
 }
 
 /// How a key is written in the FTS table: one ASCII word.
 fn push_word(doc: &mut String, key: u32) {
-    let _ = write!(doc, "k{key:08x} ");
+    let _ = write!(doc, "k{key:05x} ");
 }
 
-/// Hashes keys that are hashes already: only spreads them over the 64 bits the table uses.
-#[derive(Default)]
-pub(super) struct KeyHasher(u64);
+/// A block's keys: a bitmap over every key (setting one is a bit test), and the keys set, in
+/// the order they came, to write out and clear without reading the whole bitmap.
+struct KeyBits {
+    bits: Box<[u64]>,
+    set: Vec<u32>,
+}
 
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+impl KeyBits {
+    fn new() -> KeyBits {
+        KeyBits {
+            bits: vec![0; 1 << (KEY_BITS - 6)].into_boxed_slice(),
+            set: Vec::new(),
         }
     }
-    fn write_u32(&mut self, key: u32) {
-        self.0 = u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+
+    fn insert(&mut self, key: u32) {
+        let (word, bit) = ((key >> 6) as usize, 1u64 << (key & 63));
+        if self.bits[word] & bit == 0 {
+            self.bits[word] |= bit;
+            self.set.push(key);
+        }
+    }
+
+    fn extend(&mut self, keys: &[u32]) {
+        keys.iter().for_each(|&key| self.insert(key));
+    }
+
+    /// The keys as an FTS document, leaving the set empty.
+    fn take_doc(&mut self) -> String {
+        let mut doc = String::with_capacity(self.set.len() * 7);
+        for &key in &self.set {
+            push_word(&mut doc, key);
+            self.bits[(key >> 6) as usize] = 0;
+        }
+        self.set.clear();
+        doc
     }
 }
 
-type KeySet = HashSet<u32, BuildHasherDefault<KeyHasher>>;
-
-/// The writer's side of the index: the next row id, the open block's keys, and the blocks
-/// filled by the transaction under way, sealed at its end.
+/// The writer's side of the index: the next row id, the open block's keys, and the documents
+/// of the blocks filled by the transaction under way (the first block's number with them),
+/// sealed at its end.
 pub(super) struct TextBlocks {
     next_id: i64,
     open_block: i64,
-    open_keys: KeySet,
-    full: Vec<(i64, KeySet)>,
+    open_keys: KeyBits,
+    full: Option<(i64, Vec<String>)>,
 }
 
 impl TextBlocks {
@@ -157,17 +171,17 @@ impl TextBlocks {
         let max_id: Option<i64> =
             conn.query_row("SELECT max(id) FROM entries", [], |r| r.get(0))?;
         let first = open_block * BLOCK_ROWS;
-        let mut open_keys = KeySet::default();
+        let mut open_keys = KeyBits::new();
         let mut rows = conn.prepare("SELECT entry FROM entries WHERE id >= ?1")?;
         let mut found = rows.query([first])?;
         while let Some(row) = found.next()? {
-            open_keys.extend(stored_entry_keys(&row.get::<_, String>(0)?));
+            open_keys.extend(&stored_entry_keys(&row.get::<_, String>(0)?));
         }
         Ok(TextBlocks {
             next_id: max_id.map_or(first, |m| (m + 1).max(first)),
             open_block,
             open_keys,
-            full: Vec::new(),
+            full: None,
         })
     }
 
@@ -178,11 +192,14 @@ impl TextBlocks {
 
     /// Records that the entry with keys `keys` was stored under [`Self::next_id`].
     pub(super) fn stored(&mut self, keys: &[u32]) {
-        self.open_keys.extend(keys.iter().copied());
+        self.open_keys.extend(keys);
         self.next_id += 1;
         if self.next_id >= (self.open_block + 1) * BLOCK_ROWS {
-            let keys = std::mem::take(&mut self.open_keys);
-            self.full.push((self.open_block, keys));
+            let doc = self.open_keys.take_doc();
+            let (_, docs) = self
+                .full
+                .get_or_insert_with(|| (self.open_block, Vec::new()));
+            docs.push(doc);
             self.open_block += 1;
         }
     }
@@ -191,44 +208,37 @@ impl TextBlocks {
     /// keys out whenever a statement of the transaction opens a savepoint, so sealing among
     /// the inserts would write a segment per entry.
     pub(super) fn seal_full(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        let Some(&(first, _)) = self.full.first() else {
-            return Ok(());
-        };
-        seal(tx, first, self.full.drain(..).map(|(_, keys)| keys))
+        match self.full.take() {
+            Some((first, docs)) => seal(tx, first, &docs),
+            None => Ok(()),
+        }
     }
 }
 
-/// Writes consecutive blocks from `first` on, with their keys, as rows of the FTS table in one
+/// Writes the documents of consecutive blocks from `first` on as rows of the FTS table in one
 /// statement (each statement's savepoint makes FTS5 write a segment of what it holds), and
 /// moves the sealed boundary past them.
-fn seal<K: IntoIterator<Item = u32>>(
-    tx: &Connection,
-    first: i64,
-    blocks: impl IntoIterator<Item = K>,
-) -> rusqlite::Result<()> {
-    let mut docs = String::from("[");
-    let mut count = 0;
-    for keys in blocks {
-        if count > 0 {
-            docs.push(',');
-        }
-        docs.push('"');
-        for key in keys {
-            push_word(&mut docs, key);
-        }
-        docs.push('"');
-        count += 1;
-    }
-    docs.push(']');
-    if count == 0 {
+fn seal(tx: &Connection, first: i64, docs: &[String]) -> rusqlite::Result<()> {
+    if docs.is_empty() {
         return Ok(());
     }
+    // The documents are hexadecimal words: nothing in them needs escaping in JSON.
+    let mut list = String::from("[");
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push('"');
+        list.push_str(doc);
+        list.push('"');
+    }
+    list.push(']');
+    tx.prepare_cached("UPDATE text_sealed SET next_block = ?1")?
+        .execute([first + docs.len() as i64])?;
     tx.prepare_cached(
         "INSERT INTO text_blocks (rowid, keys) SELECT ?1 + key, value FROM json_each(?2)",
     )?
-    .execute(rusqlite::params![first, docs])?;
-    tx.prepare_cached("UPDATE text_sealed SET next_block = ?1")?
-        .execute([first + count])?;
+    .execute(rusqlite::params![first, list])?;
     Ok(())
 }
 
@@ -252,22 +262,18 @@ pub(super) fn upgrade_to_3(conn: &mut Connection) -> rusqlite::Result<()> {
     {
         let mut rows = tx.prepare("SELECT id, entry FROM entries ORDER BY id")?;
         let mut found = rows.query([])?;
-        let mut block: Option<(i64, KeySet)> = None;
+        let mut keys = KeyBits::new();
+        let mut block = None;
         while let Some(row) = found.next()? {
             let id: i64 = row.get(0)?;
-            let keys = stored_entry_keys(&row.get::<_, String>(1)?);
-            match &mut block {
-                Some((b, set)) if *b == id / BLOCK_ROWS => set.extend(keys),
-                _ => {
-                    if let Some((b, set)) = block.take() {
-                        seal(&tx, b, [set])?;
-                    }
-                    block = Some((id / BLOCK_ROWS, keys.into_iter().collect()));
-                }
+            if block.is_some_and(|b| b != id / BLOCK_ROWS) {
+                seal(&tx, block.unwrap_or_default(), &[keys.take_doc()])?;
             }
+            block = Some(id / BLOCK_ROWS);
+            keys.extend(&stored_entry_keys(&row.get::<_, String>(1)?));
         }
-        if let Some((b, set)) = block {
-            seal(&tx, b, [set])?;
+        if let Some(b) = block {
+            seal(&tx, b, &[keys.take_doc()])?;
         }
     }
     tx.execute_batch(&format!("PRAGMA user_version={}", super::SCHEMA_VERSION))?;
@@ -334,6 +340,7 @@ pub(super) const TEXT_BLOCK_RANGES: &str = concat!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
     fn keys_are_the_distinct_trigrams_of_the_characters() {
@@ -342,8 +349,22 @@ mod tests {
         assert_eq!(trigram_keys("abcabc").len(), 3, "abc, bca, cab");
         // Trigrams are of characters, not bytes.
         assert_eq!(trigram_keys("aéb"), vec![trigram_key("aéb".as_bytes())]);
-        // FNV-1a 32, as written on disk: pinned so a change of hash is a schema change.
-        assert_eq!(trigram_key(b"abc"), 0x1a47_e90b);
+        // FNV-1a 32 (0x1a47e90b for "abc") folded to 20 bits, as written on disk: pinned so
+        // a change of hash is a schema change.
+        assert_eq!(trigram_key(b"abc"), 0x7_e8af);
+    }
+
+    /// A block's document holds its keys once each, and taking it leaves the bitmap empty for
+    /// the next block (a key left set would make every later block a candidate for it).
+    #[test]
+    fn a_blocks_keys_are_written_once_and_cleared_for_the_next() {
+        let mut keys = KeyBits::new();
+        keys.extend(&[5, 0xf_ffff, 5, 64, 0]);
+        assert_eq!(keys.take_doc(), "k00005 kfffff k00040 k00000 ");
+        assert!(keys.bits.iter().all(|&w| w == 0));
+        keys.extend(&[64]);
+        assert_eq!(keys.take_doc(), "k00040 ");
+        assert_eq!(keys.take_doc(), "");
     }
 
     /// Whatever needle the evaluator finds in an entry, the entry's keys hold the needle's:
