@@ -23,11 +23,13 @@ const EVERY: Duration = Duration::from_millis(100);
 /// Log frames (pages) past which the log is started over: 64 MiB of 4 KiB pages.
 const RESTART_FRAMES: i64 = 16_384;
 
-/// What the writer and the thread share: the commits made, whether to stop, and the bell.
+/// What the writer and the thread share: the commits made, whether to stop, the bell, and the
+/// commits the last checkpoint covered.
 #[derive(Default)]
 struct Shared {
     state: Mutex<(u64, bool)>,
     bell: Condvar,
+    copied: AtomicU64,
 }
 
 /// The checkpointing thread; stopped (after a last checkpoint) when dropped.
@@ -62,6 +64,14 @@ impl Checkpointer {
     }
 }
 
+#[cfg(test)]
+impl Checkpointer {
+    /// Whether a checkpoint has run since the last commit.
+    pub(super) fn caught_up(&self) -> bool {
+        self.shared.copied.load(Ordering::Acquire) == self.commits.load(Ordering::Relaxed)
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -81,6 +91,7 @@ fn run(conn: &Connection, shared: &Shared) {
         if commits != done {
             checkpoint(conn);
             done = commits;
+            shared.copied.store(done, Ordering::Release);
         }
         if stop {
             return;
