@@ -285,6 +285,7 @@ impl Store {
                 found: version,
             });
         }
+        checkpoint::restart_long_logs(&mut writer).map_err(err)?;
         let text = TextBlocks::load(&writer).map_err(err)?;
         let reader = Connection::open_with_flags(
             &path,

@@ -98,9 +98,8 @@ mod group_commit {
     }
 
     /// Under writes that never pause, the log still starts over: it stays near its restart
-    /// bound instead of growing with everything written. (Each write waits for the checkpoint
-    /// after the one before, as it happens when the machine is not busy, so that a busy
-    /// machine starving the checkpoint thread does not fail the test.)
+    /// bound instead of growing with everything written, however far behind the checkpoint
+    /// thread is.
     #[test]
     fn the_write_ahead_log_starts_over_under_steady_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -116,9 +115,6 @@ mod group_commit {
                 })
                 .collect();
             store.insert(&entries).unwrap();
-            wait_until("the checkpoint after the write", || {
-                store.checkpointer.caught_up()
-            });
         }
         let written: u64 = 40 * 1_000 * 4_000;
         let size = std::fs::metadata(&wal).unwrap().len();
