@@ -79,7 +79,8 @@ impl SourceKind {
 }
 
 pub enum StepDef {
-    Filter(TagPattern, Box<dyn Filter>),
+    /// A filter, its plugin id (`@id`, else `filterN` by its place among the filters) first.
+    Filter(TagPattern, String, Box<dyn Filter>),
     Match(TagPattern, usize),
 }
 
@@ -205,8 +206,12 @@ fn read_scope(r: &mut Reader<'_>, label: Option<String>, pipeline: &mut Pipeline
             }
         };
         if is_filter {
-            if let Some(filter) = read_filter(&mut c) {
-                steps.push(StepDef::Filter(pattern, filter));
+            let index = steps
+                .iter()
+                .filter(|s| matches!(s, StepDef::Filter(..)))
+                .count();
+            if let Some((name, filter)) = read_filter(&mut c, index) {
+                steps.push(StepDef::Filter(pattern, name, filter));
             }
         } else if let Some(output) = read_output(&mut c, pipeline.outputs.len()) {
             steps.push(StepDef::Match(pattern, pipeline.outputs.len()));
@@ -286,10 +291,11 @@ fn read_source(r: &mut Reader<'_>, index: usize) -> Option<SourceDef> {
     }
 }
 
-fn read_filter(r: &mut Reader<'_>) -> Option<Box<dyn Filter>> {
-    let _ = read_common(r);
+fn read_filter(r: &mut Reader<'_>, index: usize) -> Option<(String, Box<dyn Filter>)> {
+    let common = read_common(r);
+    let name = common.id.unwrap_or_else(|| format!("filter{index}"));
     let (kind, span) = r.required_plugin_type()?;
-    match kind.as_str() {
+    let filter = match kind.as_str() {
         "grep" => GrepFilter::from_reader(r).map(|f| Box::new(f) as Box<dyn Filter>),
         "record_transformer" => {
             RecordTransformer::from_reader(r).map(|f| Box::new(f) as Box<dyn Filter>)
@@ -301,7 +307,8 @@ fn read_filter(r: &mut Reader<'_>) -> Option<Box<dyn Filter>> {
             unknown_type(r, other, &span, "filter", FILTER_TYPES);
             None
         }
-    }
+    };
+    filter.map(|f| (name, f))
 }
 
 fn read_output(r: &mut Reader<'_>, index: usize) -> Option<OutputDef> {

@@ -301,6 +301,24 @@ registry! {
         &["plugin_id"],
     );
 
+    // ---- filters ---------------------------------------------------------------------------------
+
+    kubernetes_api_up: GaugeFamily = gauge(
+        "logferry_kubernetes_api_up",
+        "1 while each kubernetes_metadata filter has listed the node's pods and watches them, 0 while the API server does not answer (lines then carry what the cache and the file path give).",
+        &["plugin_id"],
+    );
+    kubernetes_cached_pods: GaugeFamily = gauge(
+        "logferry_kubernetes_cached_pods",
+        "Pods each kubernetes_metadata filter holds (deleted ones kept for cache_ttl included).",
+        &["plugin_id"],
+    );
+    kubernetes_records: CounterFamily = counter(
+        "logferry_kubernetes_metadata_records_total",
+        "Records each kubernetes_metadata filter gave metadata to, by where the pod's came from: api (the watch's cache held the pod) or path (it did not, or there is no API server: namespace, pod and container from the file path only).",
+        &["plugin_id", "source"],
+    );
+
     // ---- outputs ---------------------------------------------------------------------------------
 
     output_emit_records: CounterFamily = counter(

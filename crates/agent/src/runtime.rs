@@ -135,8 +135,8 @@ pub async fn run_with(
         let steps = steps
             .into_iter()
             .map(|step| match step {
-                StepDef::Filter(pattern, filter) => {
-                    filter.start();
+                StepDef::Filter(pattern, name, filter) => {
+                    filter.start(&name, telemetry);
                     Step::Filter(pattern, filter)
                 }
                 StepDef::Match(pattern, index) => Step::Match(pattern, index),

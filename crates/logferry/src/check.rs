@@ -69,7 +69,7 @@ pub fn run(path: &Path) -> ExitCode {
                 }
                 for step in &pipeline.scopes[label] {
                     match step {
-                        StepDef::Filter(pattern, _) => println!("  filter {}", pattern.as_str()),
+                        StepDef::Filter(pattern, ..) => println!("  filter {}", pattern.as_str()),
                         StepDef::Match(pattern, index) => {
                             let output = &pipeline.outputs[*index];
                             let detail = match &output.kind {

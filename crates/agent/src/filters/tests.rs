@@ -287,7 +287,18 @@ fn a_node_config_with_kubernetes_metadata_loads_clean() {
     assert!(warnings.is_empty(), "{warnings:?}");
     let steps = &pipeline.scopes[&None];
     assert!(
-        matches!(steps.first(), Some(crate::config::StepDef::Filter(..))),
-        "the filter comes before the output"
+        matches!(steps.first(), Some(crate::config::StepDef::Filter(_, name, _)) if name == "filter0"),
+        "the filter comes before the output, named by its place"
     );
+    // With an `@id`, the metrics name it so.
+    let named = text.replace(
+        "@type kubernetes_metadata",
+        "@type kubernetes_metadata\n  @id k8s",
+    );
+    let (pipeline, _) =
+        crate::config::load_str(&named, Path::new("node.conf")).unwrap_or_else(|d| panic!("{d:?}"));
+    assert!(matches!(
+        pipeline.scopes[&None].first(),
+        Some(crate::config::StepDef::Filter(_, name, _)) if name == "k8s"
+    ));
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use regex::Regex;
@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::api::{Namespace, ObjectMeta, Pod};
+use crate::metrics::Gauge;
 
 /// What a line's file path says about its pod.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -228,6 +229,8 @@ pub(crate) struct MetadataCache {
     epoch: AtomicU64,
     size: usize,
     ttl: Duration,
+    /// Set by [`MetadataCache::report_to`]: whether the watch is up, and the pods held.
+    gauges: OnceLock<(Arc<Gauge>, Arc<Gauge>)>,
 }
 
 impl MetadataCache {
@@ -238,6 +241,22 @@ impl MetadataCache {
             epoch: AtomicU64::new(0),
             size: size.max(1),
             ttl,
+            gauges: OnceLock::new(),
+        }
+    }
+
+    /// Keeps `up` (1 while the pod watch is listed and watching) and `pods` (pods held) true
+    /// from now on.
+    pub fn report_to(&self, up: Arc<Gauge>, pods: Arc<Gauge>) {
+        let _ = self.gauges.set((up, pods));
+        self.report();
+    }
+
+    fn report(&self) {
+        if let Some((up, pods)) = self.gauges.get() {
+            let state = self.lock();
+            up.set(i64::from(state.api == Some(ApiState::Up)));
+            pods.set(i64::try_from(state.pods.entries.len()).unwrap_or(i64::MAX));
         }
     }
 
@@ -253,6 +272,7 @@ impl MetadataCache {
     fn changed(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.changed.notify_all();
+        self.report();
     }
 
     #[cfg(test)]

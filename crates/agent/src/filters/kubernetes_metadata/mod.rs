@@ -22,7 +22,7 @@ mod watcher;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fluent_config::Reader;
 use regex::Regex;
@@ -34,6 +34,8 @@ use self::cache::{ApiState, MetadataCache, NamespaceInfo, PodInfo, PodKey};
 use self::config::{ApiConfig, Config, DEFAULT_CACHE_SIZE};
 use super::Filter;
 use crate::event::Event;
+use crate::metrics::Counter;
+use crate::telemetry::Telemetry;
 
 /// The plugin's default: `var.log.containers.POD_NAMESPACE_CONTAINER-ID.log` at the end of the
 /// tag, the pod name a DNS subdomain (so the dots of the path before it are not taken for it).
@@ -54,6 +56,13 @@ pub struct KubernetesMetadata {
     tags: Mutex<HashMap<Arc<str>, TagState>>,
     /// `None`: no API server to ask; the path is all there is.
     api: Option<Api>,
+    /// Records given the API's pod and records given the path's fields only, once started.
+    counts: OnceLock<RecordCounts>,
+}
+
+struct RecordCounts {
+    api: Arc<Counter>,
+    path: Arc<Counter>,
 }
 
 /// What one tag gives: the `kubernetes` map, and the container id when the path names it.
@@ -63,11 +72,15 @@ pub struct Fields {
     pub container_id: Option<String>,
 }
 
+/// A tag's `kubernetes` map: the cache epoch it was built at, the map, and whether the cache
+/// held the pod (else the map has what the path gives).
+type Built = (u64, Arc<Map<String, Value>>, bool);
+
 struct TagState {
     /// `None` for a tag no regexp matches.
     fields: Option<Arc<Fields>>,
     /// The map built at this cache epoch (a change in the cache builds it again).
-    built: Option<(u64, Arc<Map<String, Value>>)>,
+    built: Option<Built>,
     /// The first line waited (or needed not) for the pod; the next ones take what is there.
     waited: bool,
 }
@@ -109,6 +122,7 @@ impl KubernetesMetadata {
             cache_size: config.cache_size,
             tags: Mutex::new(HashMap::new()),
             api,
+            counts: OnceLock::new(),
         }
     }
 
@@ -158,17 +172,19 @@ impl KubernetesMetadata {
 
     /// The `kubernetes` map for a line of `tag` with what the API server says: built once per
     /// tag and cache change. `None` without an API server or for a tag that names no pod.
-    fn kubernetes_for(&self, tag: &Arc<str>) -> Option<Arc<Map<String, Value>>> {
+    /// The `kubernetes` map from the API's cache for `tag`'s pod, and whether the cache held
+    /// the pod (else the map has what the path gives); `None` without an API server.
+    fn kubernetes_for(&self, tag: &Arc<str>) -> Option<(Arc<Map<String, Value>>, bool)> {
         let api = self.api.as_ref()?;
         let epoch = api.cache.epoch();
         let (fields, wait) = {
             let mut tags = self.tags.lock().unwrap_or_else(|p| p.into_inner());
             let state = self.tag_state(&mut tags, tag);
             let fields = state.fields.clone()?;
-            if let Some((at, map)) = &state.built
+            if let Some((at, map, found)) = &state.built
                 && *at == epoch
             {
-                return Some(map.clone());
+                return Some((map.clone(), *found));
             }
             (fields, !state.waited)
         };
@@ -184,11 +200,12 @@ impl KubernetesMetadata {
             None
         };
         let map = Arc::new(api.record(&fields, pod.as_deref(), namespace.as_deref()));
+        let found = pod.is_some();
         let mut tags = self.tags.lock().unwrap_or_else(|p| p.into_inner());
         let state = self.tag_state(&mut tags, tag);
-        state.built = Some((epoch, map.clone()));
+        state.built = Some((epoch, map.clone(), found));
         state.waited = true;
-        Some(map)
+        Some((map, found))
     }
 }
 
@@ -289,7 +306,12 @@ fn has_pod(map: &Map<String, Value>) -> bool {
 }
 
 impl Filter for KubernetesMetadata {
-    fn start(&self) {
+    fn start(&self, plugin_id: &str, telemetry: &Telemetry) {
+        let metrics = &telemetry.metrics;
+        let _ = self.counts.set(RecordCounts {
+            api: metrics.kubernetes_records.with(&[plugin_id, "api"]),
+            path: metrics.kubernetes_records.with(&[plugin_id, "path"]),
+        });
         let Some(api) = &self.api else {
             info!(
                 "kubernetes_metadata: no API server (no kubernetes_url, no KUBERNETES_SERVICE_HOST): namespace, pod and container come from the file paths only"
@@ -299,6 +321,10 @@ impl Filter for KubernetesMetadata {
         if api.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
+        api.cache.report_to(
+            metrics.kubernetes_api_up.with(&[plugin_id]),
+            metrics.kubernetes_cached_pods.with(&[plugin_id]),
+        );
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             error!(
                 "kubernetes_metadata: started outside the runtime; the API server is not watched"
@@ -339,10 +365,13 @@ impl Filter for KubernetesMetadata {
         if self.from_record && has_pod(map) {
             return true;
         }
-        let kubernetes = match self.kubernetes_for(&event.tag) {
-            Some(built) => (*built).clone(),
-            None => fields.kubernetes.clone(),
+        let (kubernetes, from_api) = match self.kubernetes_for(&event.tag) {
+            Some((built, found)) => ((*built).clone(), found),
+            None => (fields.kubernetes.clone(), false),
         };
+        if let Some(counts) = self.counts.get() {
+            if from_api { &counts.api } else { &counts.path }.inc();
+        }
         if let Some(id) = &fields.container_id {
             let mut docker = Map::new();
             docker.insert("container_id".into(), Value::String(id.clone()));

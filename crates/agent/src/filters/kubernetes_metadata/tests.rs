@@ -368,7 +368,8 @@ fn pods_are_followed_through_the_watch() {
     fake.put_pod(pod("u9", "elsewhere", "node-b", &container_id(9), "other"));
 
     let filter = filter_for(&fake, dir.path(), " wait_for_pod 3s\n");
-    filter.start();
+    let telemetry = Telemetry::default();
+    filter.start("k8s", &telemetry);
     // The first line waited for the pod list; the namespace list may come a moment later.
     assert_eq!(
         line_of(&filter, "web-0", &container_id(1))["labels"]["app"],
@@ -396,6 +397,33 @@ fn pods_are_followed_through_the_watch() {
         "{:?}",
         fake.lists("pods")
     );
+    // The metrics page says the watch is up, how many pods it holds, and where each record's
+    // metadata came from.
+    let page = telemetry.metrics.render();
+    assert!(
+        page.contains("logferry_kubernetes_api_up{plugin_id=\"k8s\"} 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("logferry_kubernetes_cached_pods{plugin_id=\"k8s\"} 1"),
+        "{page}"
+    );
+    assert!(
+        metric(
+            &page,
+            r#"logferry_kubernetes_metadata_records_total{plugin_id="k8s",source="api"}"#
+        ) >= 2.0,
+        "{page}"
+    );
+    assert_eq!(
+        metric(
+            &page,
+            r#"logferry_kubernetes_metadata_records_total{plugin_id="k8s",source="path"}"#
+        ),
+        0.0,
+        "{page}"
+    );
+
     // A pod added just before its first line: the line waits for the watch to deliver it.
     fake.put_pod(pod("u1", "web-1", "node-a", &container_id(2), "web"));
     assert_eq!(
@@ -540,7 +568,8 @@ fn an_unreachable_api_server_holds_no_line_back() {
     drop(closed);
     let dir = tempfile::tempdir().unwrap();
     let filter = filter_for(&fake, dir.path(), " wait_for_pod 1s\n");
-    filter.start();
+    let telemetry = Telemetry::default();
+    filter.start("k8s", &telemetry);
     let start = Instant::now();
     for n in 0..20 {
         let line = line_of(&filter, &format!("web-{n}"), &container_id(n));
@@ -552,6 +581,27 @@ fn an_unreachable_api_server_holds_no_line_back() {
         "20 files waited {:?}",
         start.elapsed()
     );
+    let page = telemetry.metrics.render();
+    assert!(
+        page.contains("logferry_kubernetes_api_up{plugin_id=\"k8s\"} 0"),
+        "{page}"
+    );
+    assert_eq!(
+        metric(
+            &page,
+            r#"logferry_kubernetes_metadata_records_total{plugin_id="k8s",source="path"}"#
+        ),
+        20.0,
+        "{page}"
+    );
+}
+
+/// The value of the series `series` (name and labels as the page writes them) on a metrics
+/// page; 0 when it is not there.
+fn metric(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The parameters the filter now acts on are read and checked; the rest still warn.
