@@ -312,6 +312,46 @@ async fn gzip_bodies_are_accepted() {
     server.stop().await;
 }
 
+/// A large request is prepared in parts, one per core: the errors still name the entries'
+/// own indices, and the insertIds the emulator gives follow the entries' order.
+#[tokio::test]
+async fn a_large_request_keeps_its_indices_and_its_order() {
+    let server = Server::start().await;
+    let bad = [1, 2_999, 4_321];
+    let entries: Vec<Value> = (0..5_000)
+        .map(|i| {
+            if bad.contains(&i) {
+                json!({"textPayload": "bad", "severity": "LOUD"})
+            } else {
+                json!({"textPayload": format!("line {i:05}")})
+            }
+        })
+        .collect();
+    let resp = server
+        .write(json!({
+            "logName": "projects/p/logs/big", "resource": {"type": "global"},
+            "partialSuccess": true, "entries": entries
+        }))
+        .await;
+    assert_eq!(resp.status, 400);
+    let partial = error_of(&resp).partial_errors().unwrap();
+    assert_eq!(
+        partial.log_entry_errors.keys().copied().collect::<Vec<_>>(),
+        bad
+    );
+    // One timestamp for all (the request's receive time): insertId orders them.
+    let stored = server.list_all("p", "").await;
+    assert_eq!(stored.len(), 4_997);
+    let lines: Vec<&str> = stored
+        .iter()
+        .map(|e| e["textPayload"].as_str().unwrap())
+        .collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted, "listed in the order they were written");
+    server.stop().await;
+}
+
 /// A body that is not a request at all is refused as a whole, with what is wrong with it.
 #[tokio::test]
 async fn malformed_bodies_are_refused_with_what_is_wrong() {
