@@ -8,11 +8,13 @@
 //! copied, which under steady writes never happens by itself (it grew to 345 MB in a bench of
 //! 600,000 entries, and a long log makes every read slower: each page is looked up in its
 //! index). So the writer, once a commit leaves more than [`RESTART_FRAMES`] in the log, runs a
-//! `RESTART` checkpoint itself ([`restart_long_logs`]): it copies what the thread has not yet
-//! and makes the next write start the log over.
+//! `RESTART` checkpoint itself ([`restart_if_long`]): it copies what the thread has not yet
+//! and makes the next write start the log over. A reader still on the log holds a restart
+//! back; the writer waits at most [`RESTART_WAIT`] for it and tries again after its next
+//! commit, so a long query does not stall the writes behind it.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -25,16 +27,35 @@ const EVERY: Duration = Duration::from_millis(100);
 /// Log frames (pages) past which the log is started over: 64 MiB of 4 KiB pages.
 const RESTART_FRAMES: i32 = 16_384;
 
-/// Makes `writer` start the log over after a commit that left more than [`RESTART_FRAMES`] in
-/// it. A reader on an old snapshot can hold the restart back (for up to the connection's busy
-/// timeout); it is then tried again after the next commit.
-pub(super) fn restart_long_logs(writer: &mut Connection) -> rusqlite::Result<()> {
-    writer.wal_hook(Some(|wal: &mut rusqlite::hooks::Wal, frames: i32| {
-        if frames > RESTART_FRAMES {
-            let _ = wal.checkpoint_v2(rusqlite::wal::CheckpointMode::RESTART);
-        }
+/// How long a restart waits for readers still on the log (and for the thread's checkpoint).
+const RESTART_WAIT: Duration = Duration::from_millis(200);
+
+/// The writer's busy timeout at other times.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Keeps the number of frames each commit of `writer` leaves in the log, for
+/// [`restart_if_long`].
+pub(super) fn watch_log(writer: &mut Connection) -> rusqlite::Result<Arc<AtomicI32>> {
+    let frames = Arc::new(AtomicI32::new(0));
+    let kept = frames.clone();
+    writer.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
+        kept.store(n, Ordering::Relaxed);
         Ok(())
-    }))
+    }))?;
+    Ok(frames)
+}
+
+/// After a commit that left more than [`RESTART_FRAMES`] in the log: a `RESTART` checkpoint,
+/// waiting at most [`RESTART_WAIT`]. One that cannot finish now is tried after the next commit;
+/// nothing is lost by an error here.
+pub(super) fn restart_if_long(writer: &Connection, frames: &AtomicI32) {
+    if frames.load(Ordering::Relaxed) <= RESTART_FRAMES {
+        return;
+    }
+    if writer.busy_timeout(RESTART_WAIT).is_ok() {
+        let _ = writer.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+        let _ = writer.busy_timeout(BUSY_TIMEOUT);
+    }
 }
 
 /// What the writer and the thread share: the commits made, whether to stop, and the bell.

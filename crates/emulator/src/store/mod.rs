@@ -225,10 +225,12 @@ struct Queued {
     reply: mpsc::SyncSender<Result<Written, StoreError>>,
 }
 
-/// The writer connection and the text index's state, which changes only with it.
+/// The writer connection, the text index's state, which changes only with it, and the log's
+/// length after its last commit.
 struct Writer {
     conn: Connection,
     text: TextBlocks,
+    log_frames: Arc<std::sync::atomic::AtomicI32>,
 }
 
 /// The SQLite-backed store.
@@ -257,17 +259,17 @@ impl Store {
             source,
         };
         let mut writer = Connection::open(&path).map_err(err)?;
-        // The writer never checkpoints (the checkpoint thread does), and keeps the indexes'
-        // upper pages cached: every insert walks five of them.
+        // The writer leaves checkpoints to the checkpoint thread (but for restarting a long
+        // log), and keeps the indexes' upper pages cached: every insert walks three of them.
         writer
             .execute_batch(
                 "PRAGMA journal_mode=WAL;
                  PRAGMA synchronous=FULL;
-                 PRAGMA busy_timeout=10000;
                  PRAGMA wal_autocheckpoint=0;
                  PRAGMA cache_size=-65536;",
             )
             .map_err(err)?;
+        writer.busy_timeout(checkpoint::BUSY_TIMEOUT).map_err(err)?;
         let version: i64 = writer
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
@@ -285,7 +287,7 @@ impl Store {
                 found: version,
             });
         }
-        checkpoint::restart_long_logs(&mut writer).map_err(err)?;
+        let log_frames = checkpoint::watch_log(&mut writer).map_err(err)?;
         let text = TextBlocks::load(&writer).map_err(err)?;
         let reader = Connection::open_with_flags(
             &path,
@@ -308,7 +310,11 @@ impl Store {
         })?;
         Ok(Store {
             path,
-            writer: Mutex::new(Writer { conn: writer, text }),
+            writer: Mutex::new(Writer {
+                conn: writer,
+                text,
+                log_frames,
+            }),
             reader: Mutex::new(reader),
             queued: Mutex::new(Vec::new()),
             commits,
@@ -390,7 +396,10 @@ impl Store {
         let result =
             Self::insert_all(&mut writer.conn, &mut writer.text, writes).map_err(|e| self.err(e));
         match &result {
-            Ok(_) => self.checkpointer.committed(),
+            Ok(_) => {
+                self.checkpointer.committed();
+                checkpoint::restart_if_long(&writer.conn, &writer.log_frames);
+            }
             Err(_) => {
                 if let Ok(text) = TextBlocks::load(&writer.conn) {
                     writer.text = text;

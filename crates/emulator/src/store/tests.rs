@@ -97,6 +97,60 @@ mod group_commit {
         assert!(store.commits() <= 100);
     }
 
+    /// A reader on the log holds its restart back, but not the writes: each waits a moment
+    /// for the reader and goes on (the restart is tried again after the next), instead of
+    /// waiting out the busy timeout. Once the reader is gone, the log starts over.
+    #[test]
+    fn a_reader_on_the_log_does_not_hold_writes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let padding = "x".repeat(4_000);
+        let batch = |b: usize| -> Vec<StoredEntry> {
+            (0..1_000)
+                .map(|i| {
+                    let mut e = entry(b * 1_000 + i);
+                    e.json = format!(r#"{{"insertId":"id-{}","pad":"{padding}"}}"#, e.insert_id);
+                    e
+                })
+                .collect()
+        };
+        store.insert(&batch(0)).unwrap();
+        let reader = Connection::open(dir.path().join("entries.sqlite3")).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let held: i64 = reader
+            .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(held, 1_000);
+        let mut slowest = Duration::ZERO;
+        for b in 1..25 {
+            let started = Instant::now();
+            store.insert(&batch(b)).unwrap();
+            slowest = slowest.max(started.elapsed());
+        }
+        assert!(
+            slowest < Duration::from_secs(5),
+            "a write waited {slowest:?} for the reader"
+        );
+        reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        let frames = || -> i64 {
+            lock(&store.writer)
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+                .unwrap()
+        };
+        // A restart can also wait on the checkpoint thread's copy; a few writes give it time.
+        let before = frames();
+        let restarted = (25..45).any(|b| {
+            store.insert(&batch(b)).unwrap();
+            frames() < before / 2
+        });
+        assert!(
+            restarted,
+            "the log started over once the reader was gone ({before} frames before)"
+        );
+    }
+
     /// Under writes that never pause, the log still starts over: it stays near its restart
     /// bound instead of growing with everything written, however far behind the checkpoint
     /// thread is.
