@@ -28,9 +28,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use error::ParseError;
-pub use narrowing::{
-    Narrowing, TIMESTAMP_CHARS, TimeBound, for_each_searchable_leaf, searchable_text,
-};
+pub use narrowing::{Narrowing, TIMESTAMP_CHARS, TimeBound, for_each_searchable_leaf};
 pub use parser::{MAX_FILTER_CHARS, MAX_NESTING};
 pub use schema::FieldKind;
 

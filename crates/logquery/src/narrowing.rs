@@ -29,30 +29,20 @@ pub struct Narrowing {
     pub min_severity: Option<i64>,
     /// Highest severity rank.
     pub max_severity: Option<i64>,
-    /// Lowercased texts that a match's [`searchable_text`] contains: its bare words and
+    /// Lowercased texts one of a match's [searchable leaves](for_each_searchable_leaf)
+    /// contains: its bare words and
     /// phrases (but those that could be part of a timestamp), and `:` (has) on
     /// `textPayload`/`jsonPayload`, from the top-level AND chain.
     pub text_contains: Vec<String>,
 }
 
-/// The text a bare word searches, as one string a text index can hold: every string, number
-/// and boolean leaf of the entry, lowercased the way the evaluator compares, one per line,
+/// Calls `visit` with the text of each leaf a bare word searches: every string, number and
+/// boolean leaf of the entry, as it is in the entry (the evaluator lowercases both sides),
 /// except the entry's own `timestamp` and `receiveTimestamp` (unique to every entry, so the
 /// costliest text to index, and made of [`TIMESTAMP_CHARS`] only). Every text in
-/// [`Narrowing::text_contains`] is held within one line here by every entry the filter matches
-/// (the evaluator looks for it in one leaf at a time), so an index over this string narrows
-/// without losing matches; the evaluator still decides.
-pub fn searchable_text(entry: &Value) -> String {
-    let mut text = String::new();
-    for_each_searchable_leaf(entry, &mut |leaf| {
-        text.push_str(&leaf.to_lowercase());
-        text.push('\n');
-    });
-    text
-}
-
-/// Calls `visit` with each leaf of [`searchable_text`], as it is in the entry (not lowercased),
-/// for an index that keeps its own form of the text without building the string.
+/// [`Narrowing::text_contains`] is held within one of these leaves, lowercased, by every entry
+/// the filter matches (the evaluator looks for it in one leaf at a time), so an index over
+/// them narrows without losing matches; the evaluator still decides.
 pub fn for_each_searchable_leaf(entry: &Value, visit: &mut dyn FnMut(&str)) {
     fn walk(value: &Value, visit: &mut dyn FnMut(&str)) {
         match value {
@@ -80,10 +70,10 @@ pub fn for_each_searchable_leaf(entry: &Value, visit: &mut dyn FnMut(&str)) {
 }
 
 /// The characters of an RFC 3339 timestamp, lowercased. A needle made of these alone may be
-/// found in the timestamps [`searchable_text`] leaves out, so it does not narrow.
+/// found in the timestamps [`for_each_searchable_leaf`] leaves out, so it does not narrow.
 pub const TIMESTAMP_CHARS: &str = "0123456789-:.tz+";
 
-/// Whether `needle` can only be found in text [`searchable_text`] keeps.
+/// Whether `needle` can only be found in the leaves [`for_each_searchable_leaf`] gives.
 fn outside_timestamps(needle: &str) -> bool {
     needle.chars().any(|c| !TIMESTAMP_CHARS.contains(c))
 }

@@ -8,7 +8,7 @@ mod corpus;
 
 use std::collections::BTreeSet;
 
-use logquery::{Narrowing, TimeBound, parse, searchable_text};
+use logquery::{Narrowing, TimeBound, for_each_searchable_leaf, parse};
 use serde_json::Value;
 
 /// `(filter, ids)`: ids are entry numbers ("01 07"), `ALL`, or "" for none.
@@ -574,8 +574,15 @@ fn narrowing_never_excludes_a_match() {
     }
 }
 
+/// The leaves a bare word searches, lowercased as the evaluator compares them.
+fn searchable_leaves(entry: &serde_json::Value) -> Vec<String> {
+    let mut leaves = Vec::new();
+    for_each_searchable_leaf(entry, &mut |leaf| leaves.push(leaf.to_lowercase()));
+    leaves
+}
+
 #[test]
-fn text_narrowing_is_held_by_the_searchable_text_of_every_match() {
+fn text_narrowing_is_held_by_a_searchable_leaf_of_every_match() {
     let corpus = corpus();
     let mut with_text = 0;
     for (filter, _) in CASES {
@@ -584,11 +591,11 @@ fn text_narrowing_is_held_by_the_searchable_text_of_every_match() {
         with_text += usize::from(!needles.is_empty());
         for (id, entry) in &corpus {
             if query.matches(entry) {
-                let text = searchable_text(entry);
+                let leaves = searchable_leaves(entry);
                 for needle in &needles {
                     assert!(
-                        text.contains(needle.as_str()),
-                        "{filter:?} matches {id} but its searchable text lacks {needle:?}"
+                        leaves.iter().any(|leaf| leaf.contains(needle.as_str())),
+                        "{filter:?} matches {id} but no searchable leaf holds {needle:?}"
                     );
                 }
             }
@@ -617,8 +624,8 @@ fn text_narrowing_is_held_by_the_searchable_text_of_every_match() {
         "resource": {"type": "global"}
     });
     assert_eq!(
-        searchable_text(&entry),
-        "12.5\ntrue\nglobal\nget /items 200\n"
+        searchable_leaves(&entry),
+        ["12.5", "true", "global", "get /items 200"]
     );
     // The entry's timestamps are left out of the text, and a needle that could be part of
     // one does not narrow (a payload's own timestamp-like text stays).
@@ -627,7 +634,7 @@ fn text_narrowing_is_held_by_the_searchable_text_of_every_match() {
         "receiveTimestamp": "2026-12-03T05:00:01Z",
         "jsonPayload": {"timestamp": "2026-01-01T00:00:00Z"}
     });
-    assert_eq!(searchable_text(&entry), "2026-01-01t00:00:00z\n");
+    assert_eq!(searchable_leaves(&entry), ["2026-01-01t00:00:00z"]);
     for filter in ["2026-12-03", r#""05:00""#, r#""2026-12-03T05""#] {
         let query = parse(filter).unwrap();
         assert!(query.matches(&entry), "{filter}");

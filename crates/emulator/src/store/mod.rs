@@ -4,7 +4,7 @@
 //! type), indexed; the exact filter runs over the JSON afterwards.
 //!
 //! Bare words and `:` on the payload are narrowed by a text index of trigrams per block of
-//! entries ([`text`]): a needle of three characters or more picks the candidate blocks, and when
+//! entries (module `text`): a needle of three characters or more picks the candidate blocks, and when
 //! they are few the page is built from their rows alone instead of scanning the log in time
 //! order; otherwise the ordered scan skips the other blocks' rows. The index only narrows; the
 //! evaluator decides.

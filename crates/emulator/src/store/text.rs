@@ -1,5 +1,5 @@
 //! The text index: which blocks of [`BLOCK_ROWS`] consecutive entries hold which trigrams of
-//! their [`logquery::searchable_text`]. It narrows bare words and `:` on the payload to the
+//! their [searchable leaves](logquery::for_each_searchable_leaf). It narrows bare words and `:` on the payload to the
 //! blocks holding every trigram of the needle; the evaluator decides on each of their rows.
 //!
 //! Each entry's trigrams are hashed to 20-bit keys when its write is prepared (on the request's
