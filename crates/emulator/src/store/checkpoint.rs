@@ -14,7 +14,7 @@
 //! commit, so a long query does not stall the writes behind it.
 
 use std::io;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,7 +30,7 @@ const RESTART_FRAMES: i32 = 16_384;
 /// How long a restart waits for readers still on the log (and for the thread's checkpoint).
 const RESTART_WAIT: Duration = Duration::from_millis(200);
 
-/// The writer's busy timeout at other times.
+/// How long a connection waits for a lock (the writer's but while restarting the log).
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Keeps the number of frames each commit of `writer` leaves in the log, for
@@ -58,7 +58,8 @@ pub(super) fn restart_if_long(writer: &Connection, frames: &AtomicI32) {
     }
 }
 
-/// What the writer and the thread share: the commits made, whether to stop, and the bell.
+/// What the writer and the thread share: the write transactions committed, whether to stop,
+/// and the bell.
 #[derive(Default)]
 struct Shared {
     state: Mutex<(u64, bool)>,
@@ -69,14 +70,12 @@ struct Shared {
 pub(super) struct Checkpointer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    /// Commits made (each one a reason to checkpoint), as the store counts them.
-    commits: Arc<AtomicU64>,
 }
 
 impl Checkpointer {
-    /// Starts checkpointing through `conn` after the commits counted by `commits` (which
-    /// [`Checkpointer::committed`] is told of).
-    pub(super) fn start(conn: Connection, commits: Arc<AtomicU64>) -> io::Result<Checkpointer> {
+    /// Starts checkpointing through `conn` after the commits [`Checkpointer::committed`] is
+    /// told of.
+    pub(super) fn start(conn: Connection) -> io::Result<Checkpointer> {
         let shared = Arc::new(Shared::default());
         let theirs = shared.clone();
         let thread = std::thread::Builder::new()
@@ -85,15 +84,18 @@ impl Checkpointer {
         Ok(Checkpointer {
             shared,
             thread: Some(thread),
-            commits,
         })
     }
 
     /// Counts a commit and rings the thread.
     pub(super) fn committed(&self) {
-        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-        lock(&self.shared.state).0 = n;
+        lock(&self.shared.state).0 += 1;
         self.shared.bell.notify_one();
+    }
+
+    /// Write transactions committed so far (each one fsync).
+    pub(super) fn commits(&self) -> u64 {
+        lock(&self.shared.state).0
     }
 }
 

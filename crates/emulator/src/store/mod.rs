@@ -20,7 +20,6 @@
 //! comes after its entries are on disk.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use logquery::Query;
@@ -240,8 +239,6 @@ pub struct Store {
     reader: Mutex<Connection>,
     /// Writes queued for the next group commit.
     queued: Mutex<Vec<Queued>>,
-    /// Transactions committed by writes (for the bench: entries per fsync).
-    commits: Arc<AtomicU64>,
     /// Declared last: stops (after a last checkpoint) once the connections above are closed.
     checkpointer: Checkpointer,
 }
@@ -294,20 +291,19 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
+        reader.busy_timeout(checkpoint::BUSY_TIMEOUT).map_err(err)?;
         reader
-            .execute_batch("PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;")
+            .execute_batch("PRAGMA cache_size=-65536;")
             .map_err(err)?;
-        let commits = Arc::new(AtomicU64::new(0));
         let checkpoints = Connection::open(&path).map_err(err)?;
         checkpoints
-            .execute_batch("PRAGMA busy_timeout=10000;")
+            .busy_timeout(checkpoint::BUSY_TIMEOUT)
             .map_err(err)?;
-        let checkpointer = Checkpointer::start(checkpoints, commits.clone()).map_err(|source| {
-            StoreError::Thread {
+        let checkpointer =
+            Checkpointer::start(checkpoints).map_err(|source| StoreError::Thread {
                 path: path.clone(),
                 source,
-            }
-        })?;
+            })?;
         Ok(Store {
             path,
             writer: Mutex::new(Writer {
@@ -317,7 +313,6 @@ impl Store {
             }),
             reader: Mutex::new(reader),
             queued: Mutex::new(Vec::new()),
-            commits,
             checkpointer,
         })
     }
@@ -680,7 +675,7 @@ impl Store {
 
     /// How many write transactions (each one fsync) have been committed.
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.checkpointer.commits()
     }
 
     /// How many entries are stored (all parents).
